@@ -1,0 +1,3 @@
+from promptbudget.cli import main
+
+main()
