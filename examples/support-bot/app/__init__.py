@@ -1,0 +1,1 @@
+"""Tallybook customer-support assistant."""
