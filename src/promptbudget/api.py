@@ -1,0 +1,114 @@
+"""Exact counts from Anthropic's count_tokens endpoint, through the SDK.
+
+The SDK is imported only when a request must be sent: a run where every
+count is cached never pays for its import. The SDK does HTTP, retries and
+backoff; this module only sorts its errors into fatal ones (the user must
+fix something: exit 3) and transient ones (the caller may fall back to an
+estimate, with a warning).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from promptbudget.errors import CountError
+
+log = logging.getLogger(__name__)
+
+
+class TransientCountError(Exception):
+    """The endpoint could not answer now; an estimate may stand in."""
+
+
+def has_credentials(env: Mapping[str, str]) -> bool:
+    return bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"))
+
+
+class ApiCounter:
+    """Counts one request at a time; safe to share between threads."""
+
+    def __init__(
+        self, env: Mapping[str, str], *, max_retries: int = 2, timeout: float = 60.0
+    ) -> None:
+        self.env = env
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self._client: Any = None
+
+    def _sdk_client(self) -> Any:
+        if self._client is None:
+            import anthropic
+
+            self._client = anthropic.Anthropic(
+                api_key=self.env.get("ANTHROPIC_API_KEY") or None,
+                auth_token=self.env.get("ANTHROPIC_AUTH_TOKEN") or None,
+                base_url=self.env.get("ANTHROPIC_BASE_URL") or None,
+                max_retries=self.max_retries,
+                timeout=self.timeout,
+            )
+        return self._client
+
+    def count(self, request: dict[str, Any], label: str) -> int:
+        """input_tokens for one request; label names it in messages."""
+        import anthropic
+
+        client = self._sdk_client()
+        model = request["model"]
+        try:
+            answer = client.messages.count_tokens(**request)
+        except anthropic.AuthenticationError as exc:
+            raise CountError(
+                f"count_tokens refused the API key (401 {_kind(exc)}); "
+                "check ANTHROPIC_API_KEY"
+            ) from None
+        except anthropic.PermissionDeniedError as exc:
+            raise CountError(
+                f"count_tokens refused the API key for {model} (403 {_kind(exc)}); "
+                "check the key's workspace and permissions"
+            ) from None
+        except anthropic.NotFoundError:
+            raise CountError(
+                f"model '{model}' is unknown to count_tokens (404); "
+                f"fix the model name for {label} in budgets.yaml"
+            ) from None
+        except (anthropic.RateLimitError, anthropic.InternalServerError) as exc:
+            raise TransientCountError(f"{exc.status_code} {_kind(exc)}") from None
+        except anthropic.APITimeoutError:
+            raise TransientCountError("request timed out") from None
+        except anthropic.APIConnectionError:
+            raise TransientCountError("could not connect") from None
+        except anthropic.APIStatusError as exc:
+            raise CountError(
+                f"count_tokens rejected {label} ({exc.status_code} {_kind(exc)}: "
+                f"{_message(exc)})"
+            ) from None
+        except anthropic.APIResponseValidationError:
+            raise TransientCountError("the answer was not valid JSON") from None
+        return _tokens(answer)
+
+
+def _tokens(answer: Any) -> int:
+    tokens = getattr(answer, "input_tokens", None)
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+        raise TransientCountError("the answer had no input_tokens")
+    return tokens
+
+
+def _kind(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("type"), str):
+            return error["type"]
+    return "error"
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"][:200]
+    return "no details"

@@ -1,0 +1,105 @@
+"""Judge each count against its feature's budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promptbudget.config import Budget
+from promptbudget.request import Assembly
+
+STATUSES = ("ok", "warn", "over", "error")
+
+
+@dataclass
+class Row:
+    """One feature on one model: its count, its budget and the verdict."""
+
+    feature: str
+    model: str
+    input_tokens: int | None
+    reserved_tokens: int
+    exact: bool
+    source: str | None
+    max_input_tokens: int | None
+    status: str = "ok"
+    base_input_tokens: int | None = None
+    base_exact: bool | None = None
+    delta: int | None = None
+    change: str | None = None  # diff only: same, changed, new, removed
+    reasons: list[str] = field(default_factory=list)
+    location: tuple[str, int] | None = None
+
+
+def judge(row: Row, budget: Budget, assembly: Assembly | None, config_path: str) -> None:
+    """Set row.status and row.reasons from the budget (and the base, in a diff)."""
+    tokens = row.input_tokens
+    if tokens is None:
+        return
+    label = f"{row.feature} on {row.model}"
+    knob = f"features.{row.feature}.budget"
+    fix = _shorten(assembly)
+    limit = budget.max_input_tokens
+
+    if limit is not None and tokens > limit:
+        row.status = "over"
+        row.reasons.append(
+            f"{label}: {_n(tokens, row.exact)} > {limit:,} tokens (+{tokens - limit:,}); "
+            f"{fix}raise {knob}.max_input_tokens in {config_path}"
+        )
+    elif limit is not None and tokens >= budget.warn_at * limit:
+        row.status = "warn"
+        row.reasons.append(
+            f"{label}: {_n(tokens, row.exact)} of {limit:,} tokens "
+            f"({tokens / limit:.0%}), past warn_at {budget.warn_at:.0%}"
+        )
+
+    allowed = _allowed_increase(budget, row.base_input_tokens)
+    if allowed is not None and row.delta is not None and row.delta > allowed:
+        row.status = "over"
+        growth = (
+            f" ({row.delta / row.base_input_tokens:+.1%})" if row.base_input_tokens else ""
+        )
+        row.reasons.append(
+            f"{label}: grew by {row.delta:,} tokens{growth}, over max_increase "
+            f"{_increase_text(budget)}; {fix}raise {knob}.max_increase in {config_path}"
+        )
+
+
+def _allowed_increase(budget: Budget, base: int | None) -> int | None:
+    increase = budget.max_increase
+    if increase is None or base is None:
+        return None
+    if increase.tokens is not None:
+        return increase.tokens
+    assert increase.percent is not None
+    return int(base * increase.percent)
+
+
+def _increase_text(budget: Budget) -> str:
+    increase = budget.max_increase
+    assert increase is not None
+    if increase.tokens is not None:
+        return f"{increase.tokens:,} tokens"
+    assert increase.percent is not None
+    return f"{increase.percent:.0%}"
+
+
+def _shorten(assembly: Assembly | None) -> str:
+    if assembly is None:
+        return ""
+    paths = list(dict.fromkeys(p.path for p in assembly.parts if p.kind != "slot"))
+    if not paths:
+        return ""
+    shown = ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")
+    return f"shorten {shown} or "
+
+
+def _n(tokens: int, exact: bool) -> str:
+    return f"{tokens:,}" if exact else f"~{tokens:,}"
+
+
+def summarize(rows: list[Row]) -> dict[str, int]:
+    summary = {status: 0 for status in STATUSES}
+    for row in rows:
+        summary[row.status] += 1
+    return summary

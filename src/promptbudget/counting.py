@@ -1,0 +1,141 @@
+"""Make every count a run needs: from the cache, the API, or an estimate.
+
+Identical requests are counted once. Exact answers go to the cache; estimates
+never do. Fatal API errors (bad key, unknown model) stop the run; transient
+ones fall back to an estimate with a warning, unless strict.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from promptbudget.api import TransientCountError, has_credentials
+from promptbudget.errors import CountError
+from promptbudget.request import request_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Count:
+    input_tokens: int
+    exact: bool
+    source: str  # api, cache, estimate
+
+
+@dataclass(frozen=True)
+class Job:
+    request: dict[str, Any]
+    label: str  # "feature on model", for messages
+
+    @property
+    def key(self) -> str:
+        return request_key(self.request)
+
+
+class ExactCounter(Protocol):
+    def count(self, request: dict[str, Any], label: str) -> int: ...
+
+
+class Cache(Protocol):
+    def get_many(self, keys: list[str]) -> dict[str, int]: ...
+
+    def put_many(self, rows: list[tuple[str, str, int]]) -> None: ...
+
+
+@dataclass
+class CountOptions:
+    offline: bool = False
+    strict: bool = False
+    jobs: int = 8
+
+
+class Counter:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        options: CountOptions,
+        cache: Cache | None,
+        api: Callable[[], ExactCounter],
+        warn: Callable[[str], None],
+    ) -> None:
+        self.env = env
+        self.options = options
+        self.cache = cache
+        self.api = api
+        self.warn = warn
+
+    def count_all(self, jobs: list[Job]) -> dict[str, Count]:
+        """A Count for every job's key."""
+        unique = {job.key: job for job in jobs}
+        counts: dict[str, Count] = {}
+
+        if self.cache is not None:
+            for key, tokens in self.cache.get_many(list(unique)).items():
+                counts[key] = Count(tokens, True, "cache")
+        missing = [job for key, job in unique.items() if key not in counts]
+        if not missing:
+            return counts
+
+        if self.options.offline or not has_credentials(self.env):
+            self._why_estimates()
+            counts.update(self._estimate(missing))
+            return counts
+
+        exact, failed = self._ask_api(missing)
+        counts.update({key: Count(tokens, True, "api") for key, tokens in exact.items()})
+        if self.cache is not None and exact:
+            self.cache.put_many(
+                [(key, unique[key].request["model"], tokens) for key, tokens in exact.items()]
+            )
+        if failed:
+            counts.update(self._estimate(failed))
+        return counts
+
+    def _why_estimates(self) -> None:
+        if self.options.strict:
+            reason = "--offline was given" if self.options.offline else "no ANTHROPIC_API_KEY is set"
+            raise CountError(
+                f"--strict needs exact counts, but {reason}; set ANTHROPIC_API_KEY "
+                "or drop --strict"
+            )
+        if not self.options.offline:
+            log.info("no ANTHROPIC_API_KEY: counting offline, as estimates")
+
+    def _ask_api(self, jobs: list[Job]) -> tuple[dict[str, int], list[Job]]:
+        counter = self.api()
+        exact: dict[str, int] = {}
+        failed: list[Job] = []
+
+        def one(job: Job) -> tuple[Job, int | None, str | None]:
+            try:
+                return job, counter.count(job.request, job.label), None
+            except TransientCountError as exc:
+                return job, None, str(exc)
+
+        workers = max(1, min(self.options.jobs, len(jobs)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for job, tokens, problem in pool.map(one, jobs):
+                if tokens is not None:
+                    exact[job.key] = tokens
+                    continue
+                if self.options.strict:
+                    raise CountError(
+                        f"count_tokens failed for {job.label} ({problem}) and --strict "
+                        "allows no estimate; retry later"
+                    )
+                self.warn(f"count_tokens failed for {job.label} ({problem}); using an estimate")
+                failed.append(job)
+        return exact, failed
+
+    def _estimate(self, jobs: list[Job]) -> dict[str, Count]:
+        from promptbudget import estimate
+
+        return {
+            job.key: Count(estimate.estimate_request(job.request), False, "estimate")
+            for job in jobs
+        }

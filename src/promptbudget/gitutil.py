@@ -1,0 +1,68 @@
+"""The few git questions promptbudget asks, each one subprocess call."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from promptbudget.errors import GitError
+
+
+def run_git(args: list[str], cwd: Path, *, binary: bool = False) -> bytes:
+    """Run git with a fixed argument list; raise GitError with git's own words."""
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = message[-1] if message else f"exit {done.returncode}"
+        raise GitError(f"git {args[0]} failed in {cwd}: {detail}")
+    return done.stdout
+
+
+def toplevel(path: Path) -> Path | None:
+    """The work tree root that contains path, or None outside a repository."""
+    try:
+        out = run_git(["rev-parse", "--show-toplevel"], path)
+    except GitError:
+        return None
+    return Path(out.decode().strip())
+
+
+def resolve_commit(root: Path, ref: str) -> str | None:
+    """The commit a ref names, or None when it names none."""
+    if ref.startswith("-"):
+        raise GitError(
+            f"'{ref}' is not a valid base ref: refs cannot start with '-'"
+        )
+    try:
+        out = run_git(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            root,
+        )
+    except GitError:
+        return None
+    return out.decode().strip() or None
+
+
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    try:
+        out = run_git(["merge-base", a, b], root)
+    except GitError:
+        return None
+    return out.decode().strip() or None
+
+
+def is_shallow(root: Path) -> bool:
+    out = run_git(["rev-parse", "--is-shallow-repository"], root)
+    return out.decode().strip() == "true"
+
+
+def has_head(root: Path) -> bool:
+    return resolve_commit(root, "HEAD") is not None

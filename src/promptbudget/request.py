@@ -1,0 +1,160 @@
+"""Assemble a feature's request as the app would send it, and key it for caching.
+
+A request is system blocks, tool definitions and messages, with every template
+slot rendered empty. Slot allowances are added to the count afterwards. The
+endpoint needs at least one message and rejects empty text, so a feature with
+no messages, or a message whose template renders to nothing, carries PROBE_TEXT
+instead: the same at base and head, so deltas stay exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptbudget.config import Config, Feature, Slot
+from promptbudget.errors import ConfigError
+from promptbudget.refs import Resolved, resolve_int, resolve_text, resolve_tools
+from promptbudget.templates import parse_template
+from promptbudget.tree import Tree
+
+PROBE_TEXT = "Hi"
+# Bump when the canonical form changes, so old cache entries stop matching.
+CANONICAL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Part:
+    """One artifact in a request: where it came from."""
+
+    kind: str  # system, tools, template, text
+    reference: str
+    path: str
+    line: int
+
+
+@dataclass
+class Assembly:
+    feature: Feature
+    body: dict[str, Any]
+    reserved: int
+    parts: list[Part] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
+
+    def location(self) -> tuple[str, int] | None:
+        """The first artifact's file and line, to point a reader at."""
+        return (self.parts[0].path, self.parts[0].line) if self.parts else None
+
+
+def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
+    """Build the request body for a feature from the files of one tree."""
+    origin = f"{config.path}: features.{feature.name}"
+    parts: list[Part] = []
+
+    system = []
+    for ref in feature.system:
+        for found in resolve_text(ref, config.base_dir, tree, f"{origin}.system"):
+            parts.append(_part("system", found))
+            if found.value.strip():
+                system.append({"type": "text", "text": found.value})
+
+    tools = []
+    for ref in feature.tools:
+        for found in resolve_tools(ref, config.base_dir, tree, f"{origin}.tools"):
+            parts.append(_part("tools", found))
+            tools.append(found.value)
+
+    messages, used_slots = _messages(feature, config, tree, origin, parts)
+    reserved = _reserved(feature, config, tree, used_slots, parts)
+
+    body: dict[str, Any] = {"messages": messages}
+    if system:
+        body["system"] = system
+    if tools:
+        body["tools"] = tools
+    files = {part.path for part in parts}
+    return Assembly(feature, body, reserved, parts, files)
+
+
+def _part(kind: str, found: Resolved) -> Part:
+    return Part(kind, found.reference, found.path, found.line)
+
+
+def _messages(
+    feature: Feature, config: Config, tree: Tree, origin: str, parts: list[Part]
+) -> tuple[list[dict[str, str]], dict[str, Part]]:
+    messages = []
+    used: dict[str, Part] = {}
+    for i, message in enumerate(feature.messages):
+        if message.template is None:
+            content = message.text or ""
+        else:
+            where = f"{origin}.messages[{i}].template"
+            found = resolve_text(message.template, config.base_dir, tree, where)[0]
+            part = _part("template", found)
+            parts.append(part)
+            template = parse_template(found.value, found.path, found.line)
+            for slot in template.slots:
+                used.setdefault(slot, part)
+            content = template.rendered
+        messages.append({"role": message.role, "content": content})
+    for message in messages:
+        if not message["content"].strip():
+            message["content"] = PROBE_TEXT
+    if not messages:
+        messages.append({"role": "user", "content": PROBE_TEXT})
+    return messages, used
+
+
+def _reserved(
+    feature: Feature,
+    config: Config,
+    tree: Tree,
+    used: dict[str, Part],
+    parts: list[Part],
+) -> int:
+    """The sum of the slot allowances; every slot a template uses must have one."""
+    for name, part in sorted(used.items()):
+        if name not in feature.slots:
+            raise ConfigError(
+                f"{part.path}:{part.line}: slot '{name}' has no allowance in "
+                f"{config.path}; add features.{feature.name}.slots.{name}: <tokens> "
+                "(its worst case)"
+            )
+    return sum(_allowance(slot, config, tree, parts) for slot in feature.slots.values())
+
+
+def _allowance(slot: Slot, config: Config, tree: Tree, parts: list[Part]) -> int:
+    if slot.tokens is not None:
+        return _amount(slot.tokens, slot, config, tree, parts)
+    assert slot.top_k is not None and slot.chunk_tokens is not None
+    top_k = _amount(slot.top_k, slot, config, tree, parts)
+    return top_k * _amount(slot.chunk_tokens, slot, config, tree, parts)
+
+
+def _amount(
+    value: int | str, slot: Slot, config: Config, tree: Tree, parts: list[Part]
+) -> int:
+    if isinstance(value, int):
+        return value
+    found = resolve_int(value, config.base_dir, tree, slot.origin)
+    parts.append(_part("slot", found))
+    return int(found.value)
+
+
+def request_for(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """The count_tokens request for one model."""
+    return {"model": model, **body}
+
+
+def request_key(request: dict[str, Any]) -> str:
+    """A stable hash of the canonical request, model included."""
+    canonical = json.dumps(
+        {"v": CANONICAL_VERSION, "request": request},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
