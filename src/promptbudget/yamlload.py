@@ -17,6 +17,8 @@ Mark = tuple[int, int]
 Marks = dict[tuple[Any, ...], Mark]
 
 MAX_NODES = 200_000
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 def load_yaml(text: str, path: str) -> tuple[Any, Marks]:
@@ -65,6 +67,11 @@ class _Builder:
             )
         mark = (at or node).start_mark
         self.marks.setdefault(key_path, (mark.line + 1, mark.column + 1))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if node.tag not in (MAP_TAG, SEQ_TAG):
+                raise self._error(
+                    node, f"the tag '{node.tag}' is not allowed; remove the tag"
+                )
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, key_path)
         if isinstance(node, yaml.SequenceNode):
