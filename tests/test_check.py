@@ -7,11 +7,12 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-from fakeapi import FakeCountTokensServer, fake_count
-from project import ALLOWANCES, ANSWER_TOOLS, CLASSIFY_PROMPT, SYSTEM_PROMPT, Project
 
 from promptbudget.cli import cli
 from promptbudget.request import PROBE_TEXT
+
+from fakeapi import FakeCountTokensServer, fake_count
+from project import ALLOWANCES, ANSWER_TOOLS, CLASSIFY_PROMPT, SYSTEM_PROMPT, Project
 
 ANSWER_MESSAGE = "<documents>\n</documents>\n\nQuestion: \n"
 
@@ -101,9 +102,12 @@ def test_no_cache_counts_again(app, fake_api_env):
 def test_over_budget_exits_1_and_says_what_to_change(app, fake_api_env):
     body = classify_body()
     limit = fake_count(body) - 5
-    app.write("budgets.yaml", app.read("budgets.yaml").replace(
-        "max_input_tokens: 300", f"max_input_tokens: {limit}"
-    ))
+    app.write(
+        "budgets.yaml",
+        app.read("budgets.yaml").replace(
+            "max_input_tokens: 300", f"max_input_tokens: {limit}"
+        ),
+    )
 
     result = invoke("check")
 
@@ -123,30 +127,53 @@ def test_text_table(app, fake_api_env):
     classify = fake_count(classify_body())
     lines = result.stdout.splitlines()
     assert lines[0].split() == [
-        "feature", "model", "input", "budget", "use", "status", "source"
+        "feature",
+        "model",
+        "input",
+        "budget",
+        "use",
+        "status",
+        "source",
     ]
     assert lines[1].split() == [
-        "answer_question", "claude-sonnet-4-6", f"{sonnet:,}", "4,000",
-        f"{sonnet / 4000:.0%}", "ok", "api",
+        "answer_question",
+        "claude-sonnet-4-6",
+        f"{sonnet:,}",
+        "4,000",
+        f"{sonnet / 4000:.0%}",
+        "ok",
+        "api",
     ]
     assert lines[2].split()[:3] == ["answer_question", "claude-haiku-4-5", f"{haiku:,}"]
-    assert lines[3].split()[:3] == ["classify_intent", "claude-haiku-4-5", f"{classify:,}"]
+    assert lines[3].split()[:3] == [
+        "classify_intent",
+        "claude-haiku-4-5",
+        f"{classify:,}",
+    ]
     assert lines[-1] == "3 ok; all counts exact"
 
 
 def test_warn_at(app, fake_api_env):
     tokens = fake_count(classify_body())
-    app.write("budgets.yaml", app.read("budgets.yaml").replace(
-        "budget: {max_input_tokens: 300}",
-        f"budget: {{max_input_tokens: {tokens + 1}, warn_at: 50%}}",
-    ))
+    app.write(
+        "budgets.yaml",
+        app.read("budgets.yaml").replace(
+            "budget: {max_input_tokens: 300}",
+            f"budget: {{max_input_tokens: {tokens + 1}, warn_at: 50%}}",
+        ),
+    )
 
     result = invoke("check", "--format", "json")
 
     assert result.exit_code == 0
     row = json.loads(result.stdout)["results"][2]
     assert row["status"] == "warn"
-    assert json.loads(result.stdout)["summary"] == {"ok": 2, "warn": 1, "over": 0, "error": 0}
+    assert json.loads(result.stdout)["summary"] == {
+        "ok": 2,
+        "warn": 1,
+        "over": 0,
+        "error": 0,
+    }
 
 
 def test_without_key_counts_are_labelled_estimates(app, fake_api, monkeypatch):
@@ -181,10 +208,16 @@ def test_strict_without_key_is_exit_3(app, monkeypatch):
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (401, "count_tokens refused the API key (401 authentication_error); "
-              "check ANTHROPIC_API_KEY"),
-        (403, "count_tokens refused the API key for claude-sonnet-4-6 "
-              "(403 permission_error); check the key's workspace and permissions"),
+        (
+            401,
+            "count_tokens refused the API key (401 authentication_error); "
+            "check ANTHROPIC_API_KEY",
+        ),
+        (
+            403,
+            "count_tokens refused the API key for claude-sonnet-4-6 "
+            "(403 permission_error); check the key's workspace and permissions",
+        ),
     ],
     ids=["401", "403"],
 )
@@ -243,7 +276,9 @@ def test_files_select_features(app, fake_api_env):
 
 def test_slot_constant_in_code_raises_the_count(app, fake_api_env):
     before = json.loads(invoke("check", "--format", "json").stdout)["results"][0]
-    app.write("app/prompts.py", app.read("app/prompts.py").replace("TOP_K = 4", "TOP_K = 8"))
+    app.write(
+        "app/prompts.py", app.read("app/prompts.py").replace("TOP_K = 4", "TOP_K = 8")
+    )
     after = json.loads(invoke("check", "--format", "json").stdout)["results"][0]
 
     assert after["input_tokens"] - before["input_tokens"] == 4 * 200

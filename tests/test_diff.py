@@ -6,11 +6,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from fakeapi import fake_count
-from project import ALLOWANCES, Project
 from test_check import answer_body, classify_body
 
 from promptbudget.cli import cli
+
+from fakeapi import fake_count
+from project import ALLOWANCES, Project
 
 
 def invoke(*args: str):
@@ -90,7 +91,10 @@ def test_budgets_changed_on_branch_use_each_sides_config(app, fake_api_env):
 
     assert result.exit_code == 0
     assert rows(result)[("classify_intent", "claude-sonnet-4-6")]["change"] == "new"
-    assert rows(result)[("classify_intent", "claude-sonnet-4-6")]["base_input_tokens"] is None
+    assert (
+        rows(result)[("classify_intent", "claude-sonnet-4-6")]["base_input_tokens"]
+        is None
+    )
     assert rows(result)[("classify_intent", "claude-haiku-4-5")]["change"] == "same"
 
 
@@ -98,9 +102,7 @@ def test_feature_added_and_removed(app, fake_api_env):
     budgets = app.read("budgets.yaml")
     start = budgets.index("  classify_intent:")
     budgets = budgets[:start] + (
-        "  greet:\n"
-        "    system: prompts/greet.md\n"
-        "    budget: {max_input_tokens: 500}\n"
+        "  greet:\n    system: prompts/greet.md\n    budget: {max_input_tokens: 500}\n"
     )
     app.write("budgets.yaml", budgets)
     app.write("prompts/greet.md", "Say hello to the customer.\n")
@@ -111,7 +113,11 @@ def test_feature_added_and_removed(app, fake_api_env):
     assert result.exit_code == 0
     new = rows(result)[("greet", "claude-sonnet-4-6")]
     removed = rows(result)[("classify_intent", "claude-haiku-4-5")]
-    assert (new["change"], new["base_input_tokens"], new["delta"]) == ("new", None, None)
+    assert (new["change"], new["base_input_tokens"], new["delta"]) == (
+        "new",
+        None,
+        None,
+    )
     assert new["input_tokens"] == fake_count(
         {
             "model": "claude-sonnet-4-6",
@@ -161,19 +167,32 @@ def test_text_table_for_diff(app, fake_api_env):
     lines = result.stdout.splitlines()
     assert lines[0] == f"base: main ({app.git('rev-parse', 'main')[:12]})"
     assert lines[1].split() == [
-        "feature", "model", "base", "head", "delta", "budget", "use", "status",
-        "source", "change",
+        "feature",
+        "model",
+        "base",
+        "head",
+        "delta",
+        "budget",
+        "use",
+        "status",
+        "source",
+        "change",
     ]
     grown = classify_body()
     grown["system"][0]["text"] += "Reply with the label only.\n"
     delta = fake_count(grown) - fake_count(classify_body())
     assert lines[4].split()[:5] == [
-        "classify_intent", "claude-haiku-4-5", str(fake_count(classify_body())),
-        str(fake_count(grown)), f"+{delta}",
+        "classify_intent",
+        "claude-haiku-4-5",
+        str(fake_count(classify_body())),
+        str(fake_count(grown)),
+        f"+{delta}",
     ]
 
 
-def test_base_without_budgets_yaml_makes_every_feature_new(tmp_path, monkeypatch, fake_api_env):
+def test_base_without_budgets_yaml_makes_every_feature_new(
+    tmp_path, monkeypatch, fake_api_env
+):
     project = Project(tmp_path / "repo").init()
     project.write("README.md", "app\n")
     project.commit("start")

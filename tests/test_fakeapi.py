@@ -12,6 +12,9 @@ from typing import Any
 
 import anthropic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fakeapi import (
     COUNT_TOKENS_PATH,
     FakeCountTokensServer,
@@ -19,8 +22,6 @@ from fakeapi import (
     fake_count,
     pieces,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 HAIKU = "claude-haiku-4-5"
 SONNET = "claude-sonnet-4-5"

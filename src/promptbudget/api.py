@@ -84,7 +84,8 @@ class ApiCounter:
                 f"count_tokens rejected {label} ({exc.status_code} {_kind(exc)}: "
                 f"{_message(exc)})"
             ) from None
-        except anthropic.APIResponseValidationError:
+        except (anthropic.APIResponseValidationError, ValueError):
+            # The SDK lets a 200 whose body is not JSON escape as JSONDecodeError.
             raise TransientCountError("the answer was not valid JSON") from None
         return _tokens(answer)
 

@@ -30,7 +30,9 @@ class Row:
     location: tuple[str, int] | None = None
 
 
-def judge(row: Row, budget: Budget, assembly: Assembly | None, config_path: str) -> None:
+def judge(
+    row: Row, budget: Budget, assembly: Assembly | None, config_path: str
+) -> None:
     """Set row.status and row.reasons from the budget (and the base, in a diff)."""
     tokens = row.input_tokens
     if tokens is None:
@@ -43,7 +45,8 @@ def judge(row: Row, budget: Budget, assembly: Assembly | None, config_path: str)
     if limit is not None and tokens > limit:
         row.status = "over"
         row.reasons.append(
-            f"{label}: {_n(tokens, row.exact)} > {limit:,} tokens (+{tokens - limit:,}); "
+            f"{label}: {_n(tokens, row.exact)} > {limit:,} tokens "
+            f"(+{tokens - limit:,}); "
             f"{fix}raise {knob}.max_input_tokens in {config_path}"
         )
     elif limit is not None and tokens >= budget.warn_at * limit:
@@ -57,7 +60,9 @@ def judge(row: Row, budget: Budget, assembly: Assembly | None, config_path: str)
     if allowed is not None and row.delta is not None and row.delta > allowed:
         row.status = "over"
         growth = (
-            f" ({row.delta / row.base_input_tokens:+.1%})" if row.base_input_tokens else ""
+            f" ({row.delta / row.base_input_tokens:+.1%})"
+            if row.base_input_tokens
+            else ""
         )
         row.reasons.append(
             f"{label}: grew by {row.delta:,} tokens{growth}, over max_increase "

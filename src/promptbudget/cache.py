@@ -50,7 +50,10 @@ class CountCache:
         except sqlite3.DatabaseError:
             self._set_aside()
         except OSError as exc:
-            self.warn(f"cache {self.path} cannot be used ({exc.strerror}); counting without it")
+            self.warn(
+                f"cache {self.path} cannot be used ({exc.strerror}); "
+                "counting without it"
+            )
             self._broken = True
         return self._db
 
@@ -74,7 +77,10 @@ class CountCache:
                 stale = Path(str(self.path) + suffix)
                 if stale.exists():
                     os.replace(stale, Path(str(aside) + suffix))
-            self.warn(f"cache {self.path} was corrupt; moved it to {aside.name} and started anew")
+            self.warn(
+                f"cache {self.path} was corrupt; moved it to {aside.name} "
+                "and started anew"
+            )
             self._db = self._open()
         except (OSError, sqlite3.DatabaseError) as exc:
             self.warn(f"cache {self.path} is unusable ({exc}); counting without it")
@@ -91,7 +97,8 @@ class CountCache:
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(
-                    f"SELECT key, input_tokens FROM counts WHERE key IN ({marks})", chunk
+                    f"SELECT key, input_tokens FROM counts WHERE key IN ({marks})",
+                    chunk,
                 )
                 found.update({key: int(tokens) for key, tokens in rows})
         except sqlite3.DatabaseError as exc:

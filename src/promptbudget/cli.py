@@ -52,21 +52,39 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every counting command takes."""
     options = [
         click.option(
-            "--format", "fmt", type=click.Choice(FORMATS), default="text",
-            show_default=True, help="Report format.",
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default="text",
+            show_default=True,
+            help="Report format.",
         ),
         click.option(
-            "--config", "config_path", metavar="PATH",
+            "--config",
+            "config_path",
+            metavar="PATH",
             help="budgets.yaml to use (default: found in this folder or a parent).",
         ),
-        click.option("--offline", is_flag=True, help="Never call the API; estimate every count."),
-        click.option("--strict", is_flag=True, help="Exit 3 unless every count is exact."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write the count cache."),
         click.option(
-            "-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
+            "--offline", is_flag=True, help="Never call the API; estimate every count."
+        ),
+        click.option(
+            "--strict", is_flag=True, help="Exit 3 unless every count is exact."
+        ),
+        click.option(
+            "--no-cache", is_flag=True, help="Neither read nor write the count cache."
+        ),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
             help="Count requests sent at once.",
         ),
-        click.option("-v", "--verbose", count=True, help="-v for info, -vv for debug, on stderr."),
+        click.option(
+            "-v", "--verbose", count=True, help="-v for info, -vv for debug, on stderr."
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -74,7 +92,13 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    level = (
+        logging.WARNING
+        if verbose == 0
+        else logging.INFO
+        if verbose == 1
+        else logging.DEBUG
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("promptbudget: %(levelname)s: %(message)s"))
     root = logging.getLogger("promptbudget")
@@ -129,8 +153,13 @@ def cli() -> None:
 @click.argument("files", nargs=-1, type=click.Path())
 @counting_command
 def check(
-    files: tuple[str, ...], fmt: str, config_path: str | None, offline: bool,
-    strict: bool, no_cache: bool, jobs: int,
+    files: tuple[str, ...],
+    fmt: str,
+    config_path: str | None,
+    offline: bool,
+    strict: bool,
+    no_cache: bool,
+    jobs: int,
 ) -> None:
     """Count every feature and compare it with its budget.
 
@@ -156,8 +185,13 @@ def check(
 @click.argument("base", required=False)
 @counting_command
 def diff(
-    base: str | None, fmt: str, config_path: str | None, offline: bool,
-    strict: bool, no_cache: bool, jobs: int,
+    base: str | None,
+    fmt: str,
+    config_path: str | None,
+    offline: bool,
+    strict: bool,
+    no_cache: bool,
+    jobs: int,
 ) -> None:
     """Compare token counts at BASE's merge base with the working tree.
 

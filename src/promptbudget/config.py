@@ -149,14 +149,20 @@ class _Checker:
     def error(self, key_path: tuple[Any, ...], message: str) -> ConfigError:
         return ConfigError(f"{self.at(key_path)}: {_dotted(key_path)}{message}")
 
-    def keys(self, mapping: dict, key_path: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
+    def keys(
+        self, mapping: dict, key_path: tuple[Any, ...], allowed: tuple[str, ...]
+    ) -> None:
         for key in mapping:
             if key not in allowed:
                 hint = _nearest(str(key), allowed)
                 where = ".".join(map(str, key_path)) or "the top level"
                 raise ConfigError(
                     f"{self.at((*key_path, key))}: unknown key '{key}' in {where}; "
-                    + (f"did you mean '{hint}'?" if hint else f"valid keys: {', '.join(allowed)}")
+                    + (
+                        f"did you mean '{hint}'?"
+                        if hint
+                        else f"valid keys: {', '.join(allowed)}"
+                    )
                 )
 
     def models(self, value: Any, key_path: tuple[Any, ...]) -> tuple[str, ...]:
@@ -165,7 +171,9 @@ class _Checker:
             raise self.error(key_path, "must be a model name or a list of model names")
         for i, item in enumerate(items):
             if not isinstance(item, str) or not item.strip():
-                raise self.error((*key_path, i), "must be a model name such as claude-sonnet-4-6")
+                raise self.error(
+                    (*key_path, i), "must be a model name such as claude-sonnet-4-6"
+                )
         return tuple(item.strip() for item in items)
 
     def references(self, value: Any, key_path: tuple[Any, ...]) -> tuple[str, ...]:
@@ -174,11 +182,19 @@ class _Checker:
             raise self.error(key_path, "must be a reference or a list of references")
         for i, item in enumerate(items):
             if not isinstance(item, str) or not item.strip():
-                raise self.error((*key_path, i), "must be a reference such as prompts/system.md")
+                raise self.error(
+                    (*key_path, i), "must be a reference such as prompts/system.md"
+                )
         return tuple(items)
 
-    def count(self, value: Any, key_path: tuple[Any, ...], *, zero: bool = False) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+    def count(
+        self, value: Any, key_path: tuple[Any, ...], *, zero: bool = False
+    ) -> int:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < (0 if zero else 1)
+        ):
             least = "0 or more" if zero else "a positive whole number"
             raise self.error(key_path, f"must be {least} of tokens, not {value!r}")
         return value
@@ -188,7 +204,9 @@ class _Checker:
         if not FEATURE_NAME.match(name):
             raise self.error(key_path, "feature names use letters, digits, _ . and -")
         if not isinstance(body, dict):
-            raise self.error(key_path, "must be a mapping (models, system, messages, budget...)")
+            raise self.error(
+                key_path, "must be a mapping (models, system, messages, budget...)"
+            )
         self.keys(body, key_path, FEATURE_KEYS)
         if "models" in body:
             models = self.models(body["models"], (*key_path, "models"))
@@ -196,7 +214,8 @@ class _Checker:
             models = default_models
         else:
             raise self.error(
-                key_path, "has no models; add 'models: [claude-sonnet-4-6]' to it or at the top"
+                key_path,
+                "has no models; add 'models: [claude-sonnet-4-6]' to it or at the top",
             )
         system = self.references(body.get("system", []), (*key_path, "system"))
         tools = self.references(body.get("tools", []), (*key_path, "tools"))
@@ -207,12 +226,22 @@ class _Checker:
             max_tokens = self.count(body["max_tokens"], (*key_path, "max_tokens"))
         budget = self.budget(body.get("budget", {}), (*key_path, "budget"))
         return Feature(
-            name, models, system, tools, messages, slots, max_tokens, budget, self.at(key_path)
+            name,
+            models,
+            system,
+            tools,
+            messages,
+            slots,
+            max_tokens,
+            budget,
+            self.at(key_path),
         )
 
     def messages(self, value: Any, key_path: tuple[Any, ...]) -> tuple[Message, ...]:
         if not isinstance(value, list):
-            raise self.error(key_path, "must be a list of {role, text} or {role, template}")
+            raise self.error(
+                key_path, "must be a list of {role, text} or {role, template}"
+            )
         result = []
         for i, item in enumerate(value):
             at = (*key_path, i)
@@ -221,7 +250,9 @@ class _Checker:
             self.keys(item, at, MESSAGE_KEYS)
             role = item.get("role", "user")
             if role not in ROLES:
-                raise self.error((*at, "role"), f"role must be user or assistant, not {role!r}")
+                raise self.error(
+                    (*at, "role"), f"role must be user or assistant, not {role!r}"
+                )
             has_text, has_template = "text" in item, "template" in item
             if has_text == has_template:
                 raise self.error(at, "needs exactly one of 'text' or 'template'")
@@ -236,7 +267,9 @@ class _Checker:
 
     def slots(self, value: Any, key_path: tuple[Any, ...]) -> dict[str, Slot]:
         if not isinstance(value, dict):
-            raise self.error(key_path, "must map each slot name to its worst case in tokens")
+            raise self.error(
+                key_path, "must map each slot name to its worst case in tokens"
+            )
         result = {}
         for name, spec in value.items():
             at = (*key_path, name)
@@ -252,7 +285,13 @@ class _Checker:
         if "tokens" in spec:
             if len(spec) > 1:
                 raise self.error(at, "give either tokens or top_k with chunk_tokens")
-            return Slot(name, self.amount(spec["tokens"], (*at, "tokens")), None, None, self.at(at))
+            return Slot(
+                name,
+                self.amount(spec["tokens"], (*at, "tokens")),
+                None,
+                None,
+                self.at(at),
+            )
         if "top_k" not in spec or "chunk_tokens" not in spec:
             raise self.error(at, "needs both top_k and chunk_tokens (or tokens)")
         top_k = self.amount(spec["top_k"], (*at, "top_k"))
@@ -267,11 +306,15 @@ class _Checker:
 
     def budget(self, value: Any, key_path: tuple[Any, ...]) -> Budget:
         if not isinstance(value, dict):
-            raise self.error(key_path, "must be a mapping such as {max_input_tokens: 8000}")
+            raise self.error(
+                key_path, "must be a mapping such as {max_input_tokens: 8000}"
+            )
         self.keys(value, key_path, BUDGET_KEYS)
         max_input = None
         if value.get("max_input_tokens") is not None:
-            max_input = self.count(value["max_input_tokens"], (*key_path, "max_input_tokens"))
+            max_input = self.count(
+                value["max_input_tokens"], (*key_path, "max_input_tokens")
+            )
         warn_at = DEFAULT_WARN_AT
         if "warn_at" in value:
             warn_at = self.percent(value["warn_at"], (*key_path, "warn_at"))

@@ -87,10 +87,15 @@ class Counter:
             return counts
 
         exact, failed = self._ask_api(missing)
-        counts.update({key: Count(tokens, True, "api") for key, tokens in exact.items()})
+        counts.update(
+            {key: Count(tokens, True, "api") for key, tokens in exact.items()}
+        )
         if self.cache is not None and exact:
             self.cache.put_many(
-                [(key, unique[key].request["model"], tokens) for key, tokens in exact.items()]
+                [
+                    (key, unique[key].request["model"], tokens)
+                    for key, tokens in exact.items()
+                ]
             )
         if failed:
             counts.update(self._estimate(failed))
@@ -98,7 +103,11 @@ class Counter:
 
     def _why_estimates(self) -> None:
         if self.options.strict:
-            reason = "--offline was given" if self.options.offline else "no ANTHROPIC_API_KEY is set"
+            reason = (
+                "--offline was given"
+                if self.options.offline
+                else "no ANTHROPIC_API_KEY is set"
+            )
             raise CountError(
                 f"--strict needs exact counts, but {reason}; set ANTHROPIC_API_KEY "
                 "or drop --strict"
@@ -128,7 +137,10 @@ class Counter:
                         f"count_tokens failed for {job.label} ({problem}) and --strict "
                         "allows no estimate; retry later"
                     )
-                self.warn(f"count_tokens failed for {job.label} ({problem}); using an estimate")
+                self.warn(
+                    f"count_tokens failed for {job.label} ({problem}); "
+                    "using an estimate"
+                )
                 failed.append(job)
         return exact, failed
 

@@ -38,12 +38,16 @@ def toplevel(path: Path) -> Path | None:
 def resolve_commit(root: Path, ref: str) -> str | None:
     """The commit a ref names, or None when it names none."""
     if ref.startswith("-"):
-        raise GitError(
-            f"'{ref}' is not a valid base ref: refs cannot start with '-'"
-        )
+        raise GitError(f"'{ref}' is not a valid base ref: refs cannot start with '-'")
     try:
         out = run_git(
-            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            [
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                f"{ref}^{{commit}}",
+            ],
             root,
         )
     except GitError:

@@ -114,7 +114,7 @@ class Evaluator:
 
     def _dict(self, node: ast.Dict) -> dict[Any, Any]:
         result = {}
-        for key, item in zip(node.keys, node.values):
+        for key, item in zip(node.keys, node.values, strict=True):
             if key is None:
                 merged = self._eval(item)
                 if not isinstance(merged, dict):
@@ -146,7 +146,11 @@ class Evaluator:
         func = node.func
         if node.keywords or len(node.args) > 1:
             raise NotStatic("call")
-        if isinstance(func, ast.Attribute) and func.attr in ("strip", "lstrip", "rstrip"):
+        if isinstance(func, ast.Attribute) and func.attr in (
+            "strip",
+            "lstrip",
+            "rstrip",
+        ):
             if not node.args:
                 text = self._eval(func.value)
                 if isinstance(text, str):

@@ -60,7 +60,9 @@ def expand(ref: Reference, tree: Tree, origin: str) -> list[Reference]:
             f"{origin}: '{ref.text}' matches no file at {tree.label}; "
             "fix the pattern or remove it"
         )
-    return [Reference(m, ref.name, f"{m}::{ref.name}" if ref.name else m) for m in matches]
+    return [
+        Reference(m, ref.name, f"{m}::{ref.name}" if ref.name else m) for m in matches
+    ]
 
 
 def resolve(ref: Reference, tree: Tree, origin: str) -> Resolved:
@@ -107,7 +109,9 @@ def _parse_json(text: str, path: str) -> Any:
         raise ConfigError(f"{path}: JSON nests too deeply") from None
 
 
-def load_data(text: str, path: str) -> tuple[Any, dict[tuple[Any, ...], tuple[int, int]]]:
+def load_data(
+    text: str, path: str
+) -> tuple[Any, dict[tuple[Any, ...], tuple[int, int]]]:
     """YAML or JSON file contents with the line of every key path."""
     if path.endswith(".json"):
         # JSON is YAML for our purposes, and the YAML loader keeps line numbers.
@@ -138,7 +142,9 @@ def _key_path(text: str, path: str, dotted: str) -> tuple[Any, int]:
     return node, line
 
 
-def resolve_text(ref_text: Any, base_dir: str, tree: Tree, origin: str) -> list[Resolved]:
+def resolve_text(
+    ref_text: Any, base_dir: str, tree: Tree, origin: str
+) -> list[Resolved]:
     """Text values for system prompts and templates (a glob may give several)."""
     results = []
     for ref in expand(parse_reference(ref_text, base_dir, origin), tree, origin):
@@ -166,7 +172,9 @@ def resolve_int(ref_text: str, base_dir: str, tree: Tree, origin: str) -> Resolv
     return found
 
 
-def resolve_tools(ref_text: Any, base_dir: str, tree: Tree, origin: str) -> list[Resolved]:
+def resolve_tools(
+    ref_text: Any, base_dir: str, tree: Tree, origin: str
+) -> list[Resolved]:
     """Tool definitions, one Resolved per tool, in the Anthropic shape."""
     tools: list[Resolved] = []
     for ref in expand(parse_reference(ref_text, base_dir, origin), tree, origin):
@@ -176,14 +184,20 @@ def resolve_tools(ref_text: Any, base_dir: str, tree: Tree, origin: str) -> list
             value = load_yaml(value, found.path)[0]
         items = value if isinstance(value, list) else [value]
         for item in items:
-            tools.append(Resolved(to_anthropic_tool(item, found), found.path, found.line, ref.text))
+            tools.append(
+                Resolved(
+                    to_anthropic_tool(item, found), found.path, found.line, ref.text
+                )
+            )
     return tools
 
 
 def to_anthropic_tool(item: Any, found: Resolved) -> dict[str, Any]:
     """Check a tool definition; convert an OpenAI-style function schema."""
-    if isinstance(item, dict) and item.get("type") == "function" and isinstance(
-        item.get("function"), dict
+    if (
+        isinstance(item, dict)
+        and item.get("type") == "function"
+        and isinstance(item.get("function"), dict)
     ):
         function = item["function"]
         item = {

@@ -88,7 +88,9 @@ def _footer(rows: list[Row]) -> str:
     summary = summarize(rows)
     counted = [row for row in rows if row.input_tokens is not None]
     estimated = sum(1 for row in counted if not row.exact)
-    verdict = ", ".join(f"{n} {status}" for status, n in summary.items() if n or status == "ok")
+    verdict = ", ".join(
+        f"{n} {status}" for status, n in summary.items() if n or status == "ok"
+    )
     exactness = (
         "all counts exact"
         if not estimated

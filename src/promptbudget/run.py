@@ -63,7 +63,9 @@ def _search_config(cwd: Path, top: Path | None) -> Path:
     )
 
 
-def select_features(config: Config, assemblies: dict[str, Assembly], files: list[str]) -> list[str]:
+def select_features(
+    config: Config, assemblies: dict[str, Assembly], files: list[str]
+) -> list[str]:
     """The features whose references include one of files (budgets.yaml means all)."""
     wanted = {posixpath.normpath(f) for f in files}
     if config.path in wanted:
@@ -72,7 +74,10 @@ def select_features(config: Config, assemblies: dict[str, Assembly], files: list
 
 
 def assemble_all(config: Config, tree: Tree) -> dict[str, Assembly]:
-    return {name: assemble(feature, config, tree) for name, feature in config.features.items()}
+    return {
+        name: assemble(feature, config, tree)
+        for name, feature in config.features.items()
+    }
 
 
 def jobs_for(assemblies: dict[str, Assembly]) -> list[Job]:
@@ -139,12 +144,15 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
     base = gitutil.merge_base(ws.root, commit, "HEAD")
     if base is None:
         raise GitError(
-            f"'{ref}' and HEAD share no history; fetch more history or name another base"
+            f"'{ref}' and HEAD share no history; "
+            "fetch more history or name another base"
         )
     return commit, base
 
 
-def diff(ws: Workspace, counter: Counter, ref: str, warn: Callable[[str], None]) -> Report:
+def diff(
+    ws: Workspace, counter: Counter, ref: str, warn: Callable[[str], None]
+) -> Report:
     commit, merge_base = resolve_base(ws, ref)
     head_tree = WorkTree(ws.root)
     head_config = load_config(head_tree, ws.config_path)
@@ -163,7 +171,9 @@ def diff(ws: Workspace, counter: Counter, ref: str, warn: Callable[[str], None])
                 row.base_exact = old.exact
                 assert row.input_tokens is not None and old.input_tokens is not None
                 row.delta = row.input_tokens - old.input_tokens
-                row.change = "same" if row.delta == 0 and previous.body == a.body else "changed"
+                row.change = (
+                    "same" if row.delta == 0 and previous.body == a.body else "changed"
+                )
             else:
                 row.change = "new"
             judge(row, a.feature.budget, a, head_config.path)
@@ -174,9 +184,19 @@ def diff(ws: Workspace, counter: Counter, ref: str, warn: Callable[[str], None])
                 continue
             old = _row(name, model, previous, counts)
             report.rows.append(
-                Row(name, model, None, 0, old.exact, None, None, "ok",
-                    base_input_tokens=old.input_tokens, base_exact=old.exact,
-                    change="removed")
+                Row(
+                    name,
+                    model,
+                    None,
+                    0,
+                    old.exact,
+                    None,
+                    None,
+                    "ok",
+                    base_input_tokens=old.input_tokens,
+                    base_exact=old.exact,
+                    change="removed",
+                )
             )
     return report
 
@@ -198,7 +218,10 @@ def _base_assemblies(
         try:
             assemblies[name] = assemble(feature, config, tree)
         except PromptBudgetError as exc:
-            warn(f"feature {name} cannot be assembled at {tree.label} ({exc}); shown as new")
+            warn(
+                f"feature {name} cannot be assembled at {tree.label} ({exc}); "
+                "shown as new"
+            )
     return assemblies
 
 

@@ -135,7 +135,9 @@ class GitTree:
 
     def _listing(self) -> dict[str, tuple[str, str, str]]:
         if self._entries is None:
-            out = run_git(["ls-tree", "-r", "-z", "--full-tree", self.commit], self.root)
+            out = run_git(
+                ["ls-tree", "-r", "-z", "--full-tree", self.commit], self.root
+            )
             entries = {}
             for record in out.split(b"\x00"):
                 if not record:

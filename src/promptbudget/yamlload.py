@@ -75,7 +75,9 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, key_path)
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
+            return [
+                self.build(item, (*key_path, i)) for i, item in enumerate(node.value)
+            ]
         return self._scalar(node)
 
     def _mapping(self, node: yaml.MappingNode, key_path: tuple[Any, ...]) -> dict:
