@@ -14,10 +14,11 @@ import click
 
 from promptbudget import __version__
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
+from promptbudget.report import REPORTERS
 
 log = logging.getLogger("promptbudget")
 
-FORMATS = ("text", "json")
+FORMATS = tuple(REPORTERS)
 
 
 def warn(message: str) -> None:
@@ -119,8 +120,6 @@ def _counter(offline: bool, strict: bool, no_cache: bool, jobs: int) -> Any:
 
 
 def _emit(report: Any, fmt: str) -> None:
-    from promptbudget.report import REPORTERS
-
     click.echo(REPORTERS[fmt](report), nl=False)
     if any(row.status == "over" for row in report.rows):
         sys.exit(EXIT_OVER)
