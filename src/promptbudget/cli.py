@@ -211,6 +211,73 @@ def diff(
     _emit(run.diff(ws, counter, ref, warn), fmt)
 
 
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    metavar="MODEL",
+    help="Model to count for; repeat for several (default: budgets.yaml's models, "
+    "else claude-sonnet-4-6).",
+)
+@click.option(
+    "--as",
+    "shape",
+    type=click.Choice(("message", "system", "tools")),
+    default="message",
+    show_default=True,
+    help="Count each target as one user message, a system prompt, or tool definitions.",
+)
+@counting_command
+def count(
+    targets: tuple[str, ...],
+    models: tuple[str, ...],
+    shape: str,
+    fmt: str,
+    config_path: str | None,
+    offline: bool,
+    strict: bool,
+    no_cache: bool,
+    jobs: int,
+) -> None:
+    """Count the tokens of files, references or stdin, per model.
+
+    TARGET is a file, a reference such as app/prompts.py::SYSTEM, or - for
+    stdin (the default when no TARGET is given). Each is counted as one user
+    message unless --as says otherwise.
+
+    \b
+    Examples:
+      promptbudget count prompts/answer.md
+      promptbudget count -m claude-haiku-4-5 -m claude-opus-4-8 app/prompts.py::SYSTEM
+      git show HEAD~1:prompts/a.md | promptbudget count -m claude-haiku-4-5 -
+    """
+    from promptbudget import adhoc, run
+    from promptbudget.report import render_count_json, render_count_text
+
+    cwd = Path.cwd()
+    specs = list(targets) or ["-"]
+    stdin_text = click.get_text_stream("stdin").read() if "-" in specs else None
+    root = gitutil_root(cwd)
+    chosen = list(models) or adhoc.default_models(
+        run.config_models(cwd, config_path, warn)
+    )
+    loaded = adhoc.load_targets(specs, shape, root, cwd, stdin_text)
+    counter = _counter(offline, strict, no_cache, jobs)
+    rows = adhoc.count_targets(loaded, chosen, shape, counter)
+    total = adhoc.totals(rows) if len(loaded) > 1 else []
+    render = render_count_json if fmt == "json" else render_count_text
+    click.echo(render(rows, total), nl=False)
+
+
+def gitutil_root(cwd: Path) -> Path:
+    from promptbudget import gitutil
+
+    return (gitutil.toplevel(cwd) or cwd).resolve()
+
+
 def _default_base() -> str:
     github_base = os.environ.get("GITHUB_BASE_REF")
     return f"origin/{github_base}" if github_base else "main"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from promptbudget.adhoc import CountRow
 from promptbudget.budget import Row, summarize
 from promptbudget.run import Report
 
@@ -130,6 +131,46 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         item["delta"] = row.delta
         item["change"] = row.change
     return item
+
+
+def render_count_text(rows: list[CountRow], total: list[CountRow]) -> str:
+    table = [["target", "model", "input", "source"]]
+    for row in [*rows, *total]:
+        table.append(
+            [row.target, row.model, _tokens(row.input_tokens, row.exact), row.source]
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = [
+        "  ".join(
+            c.rjust(widths[i]) if i == 2 else c.ljust(widths[i])
+            for i, c in enumerate(r)
+        ).rstrip()
+        for r in table
+    ]
+    if any(not row.exact for row in rows):
+        lines.append("")
+        lines.append("~ estimated offline; set ANTHROPIC_API_KEY for exact counts")
+    return "\n".join(lines) + "\n"
+
+
+def render_count_json(rows: list[CountRow], total: list[CountRow]) -> str:
+    document = {
+        "schema": SCHEMA_VERSION,
+        "command": "count",
+        "results": [_count_row(row) for row in rows],
+        "totals": [_count_row(row) for row in total],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _count_row(row: CountRow) -> dict[str, Any]:
+    return {
+        "target": row.target,
+        "model": row.model,
+        "input_tokens": row.input_tokens,
+        "exact": row.exact,
+        "source": row.source,
+    }
 
 
 REPORTERS: dict[str, Callable[[Report], str]] = {

@@ -63,6 +63,23 @@ def _search_config(cwd: Path, top: Path | None) -> Path:
     )
 
 
+def config_models(
+    cwd: Path, config_option: str | None, warn: Callable[[str], None]
+) -> list[str]:
+    """The models budgets.yaml names, if there is a readable one; else none."""
+    try:
+        ws = find_workspace(cwd, config_option)
+        config = load_config(WorkTree(ws.root), ws.config_path)
+    except ConfigError as exc:
+        if config_option is not None or "not found" not in str(exc):
+            warn(f"ignoring budgets.yaml for the default models: {exc}")
+        return []
+    models = list(config.models)
+    for feature in config.features.values():
+        models.extend(feature.models)
+    return models
+
+
 def select_features(
     config: Config, assemblies: dict[str, Assembly], files: list[str]
 ) -> list[str]:
