@@ -259,7 +259,7 @@ def count(
 
     cwd = Path.cwd()
     specs = list(targets) or ["-"]
-    stdin_text = click.get_text_stream("stdin").read() if "-" in specs else None
+    stdin_text = sys.stdin.read() if "-" in specs else None
     root = gitutil_root(cwd)
     chosen = list(models) or adhoc.default_models(
         run.config_models(cwd, config_path, warn)
