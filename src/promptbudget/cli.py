@@ -19,6 +19,7 @@ from promptbudget.report import REPORTERS
 log = logging.getLogger("promptbudget")
 
 FORMATS = tuple(REPORTERS)
+COUNTING_SETTINGS = ("offline", "strict", "no_cache", "jobs", "max_retries", "max_wait")
 
 
 def warn(message: str) -> None:
@@ -84,6 +85,21 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Count requests sent at once.",
         ),
         click.option(
+            "--max-retries",
+            type=click.IntRange(0, 10),
+            default=2,
+            show_default=True,
+            help="Retries of a failed count request (the SDK's, with backoff).",
+        ),
+        click.option(
+            "--max-wait",
+            type=click.FloatRange(0),
+            default=60.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Longest retry-after to wait for; past it the count is estimated.",
+        ),
+        click.option(
             "-v", "--verbose", count=True, help="-v for info, -vv for debug, on stderr."
         ),
     ]
@@ -108,15 +124,24 @@ def _setup_logging(verbose: int) -> None:
     root.propagate = False
 
 
-def _counter(offline: bool, strict: bool, no_cache: bool, jobs: int) -> Any:
+def _counter(settings: dict[str, Any]) -> Any:
+    """A Counter from the counting options; the SDK is imported only if used."""
     from promptbudget.api import ApiCounter
     from promptbudget.cache import CountCache, cache_dir
     from promptbudget.counting import Counter, CountOptions
 
     env = dict(os.environ)
-    cache = None if no_cache else CountCache(cache_dir(env), warn)
-    options = CountOptions(offline=offline, strict=strict, jobs=jobs)
-    return Counter(env, options, cache, lambda: ApiCounter(env), warn)
+    cache = None if settings["no_cache"] else CountCache(cache_dir(env), warn)
+    options = CountOptions(
+        offline=settings["offline"], strict=settings["strict"], jobs=settings["jobs"]
+    )
+
+    def api() -> ApiCounter:
+        return ApiCounter(
+            env, max_retries=settings["max_retries"], max_wait=settings["max_wait"]
+        )
+
+    return Counter(env, options, cache, api, warn)
 
 
 def _emit(report: Any, fmt: str) -> None:
@@ -129,7 +154,8 @@ def counting_command(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
         _setup_logging(kwargs.pop("verbose"))
-        return func(**kwargs)
+        settings = {name: kwargs.pop(name) for name in COUNTING_SETTINGS}
+        return func(counter=_counter(settings), **kwargs)
 
     return common_options(wrapper)
 
@@ -155,10 +181,7 @@ def check(
     files: tuple[str, ...],
     fmt: str,
     config_path: str | None,
-    offline: bool,
-    strict: bool,
-    no_cache: bool,
-    jobs: int,
+    counter: Any,
 ) -> None:
     """Count every feature and compare it with its budget.
 
@@ -176,7 +199,6 @@ def check(
     cwd = Path.cwd()
     ws = run.find_workspace(cwd, config_path)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
-    counter = _counter(offline, strict, no_cache, jobs)
     _emit(run.check(ws, counter, selected), fmt)
 
 
@@ -187,10 +209,7 @@ def diff(
     base: str | None,
     fmt: str,
     config_path: str | None,
-    offline: bool,
-    strict: bool,
-    no_cache: bool,
-    jobs: int,
+    counter: Any,
 ) -> None:
     """Compare token counts at BASE's merge base with the working tree.
 
@@ -207,7 +226,6 @@ def diff(
 
     ws = run.find_workspace(Path.cwd(), config_path)
     ref = base or _default_base()
-    counter = _counter(offline, strict, no_cache, jobs)
     _emit(run.diff(ws, counter, ref, warn), fmt)
 
 
@@ -237,10 +255,7 @@ def count(
     shape: str,
     fmt: str,
     config_path: str | None,
-    offline: bool,
-    strict: bool,
-    no_cache: bool,
-    jobs: int,
+    counter: Any,
 ) -> None:
     """Count the tokens of files, references or stdin, per model.
 
@@ -265,7 +280,6 @@ def count(
         run.config_models(cwd, config_path, warn)
     )
     loaded = adhoc.load_targets(specs, shape, root, cwd, stdin_text)
-    counter = _counter(offline, strict, no_cache, jobs)
     rows = adhoc.count_targets(loaded, chosen, shape, counter)
     total = adhoc.totals(rows) if len(loaded) > 1 else []
     render = render_count_json if fmt == "json" else render_count_text
