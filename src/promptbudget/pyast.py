@@ -1,24 +1,33 @@
 """Read values out of Python source with `ast`: never imported, never run.
 
 Only what can be known without executing anything is resolved: literals,
-implicit and `+` concatenation of strings, names bound earlier in the same
-module, `textwrap.dedent`, `inspect.cleandoc` and `.strip()` of those.
-Anything else is reported as not statically known.
+implicit and `+` concatenation, names bound in the same module or imported
+from another module of the repository, `textwrap.dedent`, `inspect.cleandoc`,
+`.strip()`, `str.join` and subscripts of those. f-strings and `.format`
+templates keep what is static and turn every other field into a slot
+(`FormatText`). Anything else is reported as not statically known.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
+import re
+import string
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from promptbudget.errors import ConfigError
+from promptbudget.pyblocks import Binding, Block, Import, Module, Modules, build_module
+from promptbudget.templates import FormatText
 
-# Deeply nested expressions make the parser (or our walk) recurse; cap the
-# source size we accept so a hostile file cannot exhaust memory either.
-MAX_SOURCE_CHARS = 8 * 1024 * 1024
+STRIPS = ("strip", "lstrip", "rstrip")
+DEDENTS = ("dedent", "textwrap.dedent", "cleandoc", "inspect.cleandoc")
+# Calls whose first argument (or template=) is a template's text: jinja2,
+# LangChain and similar prompt-template constructors.
+TEMPLATE_CALLS = re.compile(r"(^|\.)(\w*Template|from_template|from_string)$")
+DEFAULT_CALLS = ("Field", "field", "pydantic.Field", "dataclasses.field")
 
 
 class NotStatic(Exception):
@@ -26,180 +35,578 @@ class NotStatic(Exception):
 
 
 @dataclass(frozen=True)
-class Binding:
-    """A module- or class-level assignment: its name, value node and line."""
+class ModuleRef:
+    """A name that stands for a module of the repository (`import app.prompts`)."""
 
-    name: str
-    node: ast.expr
+    module: Module
+
+
+@dataclass
+class Value:
+    """A resolved reference: the value, the line it starts on, what it read."""
+
+    value: Any
     line: int
+    touched: set[str] = field(default_factory=set)
 
 
-def parse_module(source: str, path: str) -> ast.Module:
-    """Parse source, turning every parser failure into a ConfigError."""
-    if len(source) > MAX_SOURCE_CHARS:
-        raise ConfigError(f"{path}: Python source too large to read statically")
-    try:
-        return ast.parse(source, filename=path)
-    except SyntaxError as exc:
-        raise ConfigError(
-            f"{path}:{exc.lineno or 1}: Python syntax error ({exc.msg}); "
-            "fix the file so it parses"
-        ) from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ConfigError(
-            f"{path}: Python source nests too deeply or is malformed; "
-            "promptbudget cannot read it statically"
-        ) from None
+def slot_name(node: ast.expr) -> str:
+    """A slot's name for a dynamic f-string or .format field."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, (ast.Subscript, ast.Starred)):
+        return slot_name(node.value)
+    if isinstance(node, ast.GeneratorExp | ast.ListComp):
+        return slot_name(node.generators[0].iter)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "join":
+            if node.args:
+                return slot_name(node.args[0])
+        if node.args:
+            return slot_name(node.args[0])
+        return slot_name(node.func)
+    return "value"
 
 
-def bindings(body: list[ast.stmt]) -> dict[str, Binding]:
-    """The last assignment to each plain name in a block of statements."""
-    found: dict[str, Binding] = {}
-    for stmt in body:
-        if isinstance(stmt, ast.Assign):
-            for target in stmt.targets:
-                if isinstance(target, ast.Name):
-                    found[target.id] = Binding(target.id, stmt.value, stmt.lineno)
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            if isinstance(stmt.target, ast.Name):
-                found[stmt.target.id] = Binding(stmt.target.id, stmt.value, stmt.lineno)
-    return found
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
-def find_binding(module: ast.Module, dotted: str) -> Binding | None:
-    """A module-level NAME or a class-level Class.NAME."""
-    parts = dotted.split(".")
-    body: list[ast.stmt] = module.body
-    for class_name in parts[:-1]:
-        classes = [
-            s for s in body if isinstance(s, ast.ClassDef) and s.name == class_name
-        ]
-        if not classes:
-            return None
-        body = classes[-1].body
-    return bindings(body).get(parts[-1])
+def _as_format(text: str) -> str:
+    """text as it reads inside format syntax."""
+    return text if isinstance(text, FormatText) else _escape(text)
 
 
 class Evaluator:
-    """Evaluate expressions statically within one block's bindings."""
+    """Evaluate expressions statically, in the block they appear in."""
 
-    def __init__(self, scope: dict[str, Binding]) -> None:
-        self.scope = scope
-        self._active: set[str] = set()
+    def __init__(self, modules: Modules | None = None) -> None:
+        self.modules = modules
+        self.touched: set[str] = set()
+        self._active: set[tuple[str, str]] = set()
 
-    def value(self, node: ast.expr) -> Any:
+    # -- entry points --------------------------------------------------------
+
+    def value(self, node: ast.expr, block: Block) -> Any:
         try:
-            return self._eval(node)
+            return self._eval(node, block)
         except RecursionError:
             raise NotStatic("expression nests too deeply") from None
 
-    def _eval(self, node: ast.expr) -> Any:
+    def binding(self, binding: Binding) -> Any:
+        key = (binding.block.module.path, binding.qualname)
+        if key in self._active:
+            raise NotStatic(f"name {binding.name} refers to itself")
+        self._active.add(key)
+        self.touched.add(f"{key[0]}::{key[1]}")
+        try:
+            return self.value(binding.node, binding.block)
+        finally:
+            self._active.discard(key)
+
+    # -- names ---------------------------------------------------------------
+
+    def lookup(self, name: str, block: Block) -> Binding | Block | ModuleRef:
+        """What a name means in block, following Python's scoping rules."""
+        current: Block | None = block
+        while current is not None:
+            if current.kind != "class" or current is block:
+                if name in current.bindings:
+                    return current.bindings[name]
+                if name in current.children:
+                    return current.children[name]
+                if name in current.imports:
+                    return self._imported(current, current.imports[name], name)
+                if current.kind == "function" and name in current.locals:
+                    raise NotStatic(f"name {name} is set at run time")
+            current = current.parent
+        raise NotStatic(f"name {name}")
+
+    def _imported(
+        self, block: Block, imp: Import, name: str
+    ) -> Binding | Block | ModuleRef:
+        if self.modules is None:
+            raise NotStatic(f"imported name {name}")
+        importer = block.module.path
+        if imp.name is None:
+            module = self.modules.find(importer, imp.module, 0)
+            if module is None:
+                raise NotStatic(f"module {imp.module} is not in the repository")
+            return ModuleRef(module)
+        module = self.modules.find(importer, imp.module, imp.level)
+        if module is None:
+            raise NotStatic(f"module {imp.module or '.'} is not in the repository")
+        key = (module.path, f"import {imp.name}")
+        if key in self._active:
+            raise NotStatic(f"import cycle at {imp.name}")
+        self._active.add(key)
+        try:
+            return self._member(module, imp.name)
+        finally:
+            self._active.discard(key)
+
+    def _member(self, module: Module, name: str) -> Binding | Block | ModuleRef:
+        top = module.top
+        if name in top.bindings:
+            return top.bindings[name]
+        if name in top.children:
+            return top.children[name]
+        if name in top.imports:
+            return self._imported(top, top.imports[name], name)
+        if self.modules is not None:
+            package = module.path
+            if package.endswith("__init__.py"):
+                sub = self.modules.find(package, name, 1)
+                if sub is not None:
+                    return ModuleRef(sub)
+        raise NotStatic(f"{module.path} has no static {name}")
+
+    def _namespace(self, node: ast.expr, block: Block) -> Binding | Block | ModuleRef:
+        """What a dotted name such as `prompts.SYSTEM` or `self.SYSTEM` stands for."""
+        if isinstance(node, ast.Name):
+            return self.lookup(node.id, block)
+        if not isinstance(node, ast.Attribute):
+            raise NotStatic(type(node).__name__)
+        if isinstance(node.value, ast.Name):
+            owner = _method_owner(block, node.value.id)
+            if owner is not None:
+                return _class_member(owner, node.attr)
+        outer = self._namespace(node.value, block)
+        if isinstance(outer, ModuleRef):
+            return self._member(outer.module, node.attr)
+        if isinstance(outer, Block) and outer.kind == "class":
+            return _class_member(outer, node.attr)
+        raise NotStatic(f"attribute {node.attr}")
+
+    def _resolved(self, target: Binding | Block | ModuleRef) -> Any:
+        if isinstance(target, Binding):
+            return self.binding(target)
+        raise NotStatic("a module, class or function is not a value")
+
+    # -- expressions ---------------------------------------------------------
+
+    def _eval(self, node: ast.expr, block: Block) -> Any:
         if isinstance(node, ast.Constant):
+            if isinstance(node.value, bytes):
+                raise NotStatic("bytes")
             return node.value
         if isinstance(node, (ast.List, ast.Tuple)):
-            return [self._eval(item) for item in node.elts]
+            return [self._eval(item, block) for item in node.elts]
         if isinstance(node, ast.Dict):
-            return self._dict(node)
-        if isinstance(node, ast.Name):
-            return self._name(node.id)
+            return self._dict(node, block)
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            return self._resolved(self._namespace(node, block))
+        if isinstance(node, ast.JoinedStr):
+            return self._fstring(node, block)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return self._add(self._eval(node.left), self._eval(node.right))
+            return _add(self._eval(node.left, block), self._eval(node.right, block))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            operand = self._eval(node.operand)
-            if isinstance(operand, (int, float)):
+            operand = self._eval(node.operand, block)
+            if isinstance(operand, (int, float)) and not isinstance(operand, bool):
                 return -operand
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node, block)
         if isinstance(node, ast.Call):
-            return self._call(node)
+            return self._call(node, block)
         raise NotStatic(type(node).__name__)
 
-    def _dict(self, node: ast.Dict) -> dict[Any, Any]:
+    def _dict(self, node: ast.Dict, block: Block) -> dict[Any, Any]:
         result = {}
         for key, item in zip(node.keys, node.values, strict=True):
             if key is None:
-                merged = self._eval(item)
+                merged = self._eval(item, block)
                 if not isinstance(merged, dict):
                     raise NotStatic("** of a non-dict")
                 result.update(merged)
             else:
-                result[self._eval(key)] = self._eval(item)
+                result[self._eval(key, block)] = self._eval(item, block)
         return result
 
-    def _name(self, name: str) -> Any:
-        binding = self.scope.get(name)
-        if binding is None or name in self._active:
-            raise NotStatic(f"name {name}")
-        self._active.add(name)
+    def _subscript(self, node: ast.Subscript, block: Block) -> Any:
+        container = self._eval(node.value, block)
+        index = self._eval(node.slice, block)
         try:
-            return self._eval(binding.node)
-        finally:
-            self._active.discard(name)
+            return container[index]
+        except (KeyError, IndexError, TypeError):
+            raise NotStatic("subscript") from None
 
-    @staticmethod
-    def _add(left: Any, right: Any) -> Any:
-        if isinstance(left, str) and isinstance(right, str):
-            return left + right
-        if isinstance(left, list) and isinstance(right, list):
-            return left + right
-        raise NotStatic("+ of mixed values")
+    def _fstring(self, node: ast.JoinedStr, block: Block) -> str:
+        pieces: list[str] = []
+        dynamic = False
+        for part in node.values:
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                pieces.append(_escape(part.value))
+                continue
+            assert isinstance(part, ast.FormattedValue)
+            try:
+                text = self._field_text(part, block)
+            except NotStatic:
+                pieces.append("{" + slot_name(part.value) + "}")
+                dynamic = True
+                continue
+            dynamic = dynamic or isinstance(text, FormatText)
+            pieces.append(_as_format(text))
+        return _finish("".join(pieces), dynamic)
 
-    def _call(self, node: ast.Call) -> Any:
+    def _field_text(self, part: ast.FormattedValue, block: Block) -> str:
+        value = self._eval(part.value, block)
+        if isinstance(value, (list, dict)) or value is None:
+            raise NotStatic("a container in an f-string")
+        if part.conversion == ord("r"):
+            value = repr(value)
+        elif part.conversion == ord("a"):
+            value = ascii(value)
+        spec = ""
+        if part.format_spec is not None:
+            spec = self._eval(part.format_spec, block)
+            if isinstance(spec, FormatText):
+                raise NotStatic("dynamic format spec")
+        if isinstance(value, FormatText) and not spec:
+            return value
+        try:
+            return format(value, spec)
+        except (ValueError, TypeError):
+            raise NotStatic("format spec") from None
+
+    def _call(self, node: ast.Call, block: Block) -> Any:
         func = node.func
-        if node.keywords or len(node.args) > 1:
-            raise NotStatic("call")
-        if isinstance(func, ast.Attribute) and func.attr in (
-            "strip",
-            "lstrip",
-            "rstrip",
-        ):
-            if not node.args:
-                text = self._eval(func.value)
-                if isinstance(text, str):
-                    return getattr(text, func.attr)()
         name = _dotted(func)
-        if name in ("dedent", "textwrap.dedent", "cleandoc", "inspect.cleandoc"):
-            if len(node.args) == 1:
-                text = self._eval(node.args[0])
-                if isinstance(text, str):
-                    if name.endswith("dedent"):
-                        return textwrap.dedent(text)
-                    return inspect.cleandoc(text)
-        raise NotStatic("call")
+        if isinstance(func, ast.Attribute):
+            if func.attr in STRIPS and not node.args and not node.keywords:
+                text = self._text(func.value, block)
+                return _keep_kind(text, getattr(str(text), func.attr)())
+            if func.attr == "join" and len(node.args) == 1 and not node.keywords:
+                return self._join(func.value, node.args[0], block)
+            if func.attr == "format":
+                return self._format(self._text(func.value, block), node, block)
+        if name in DEDENTS and len(node.args) == 1 and not node.keywords:
+            text = self._text(node.args[0], block)
+            if name.endswith("dedent"):
+                return _keep_kind(text, textwrap.dedent(text))
+            return _keep_kind(text, inspect.cleandoc(text))
+        if TEMPLATE_CALLS.search(name):
+            source = node.args[0] if node.args else _keyword(node, "template")
+            if source is not None:
+                return self._text(source, block)
+        if name in DEFAULT_CALLS:
+            default = _keyword(node, "default")
+            if default is not None:
+                return self._eval(default, block)
+        raise NotStatic(f"call {name or 'of an expression'}")
+
+    def _text(self, node: ast.expr, block: Block) -> str:
+        text = self._eval(node, block)
+        if not isinstance(text, str):
+            raise NotStatic("not a string")
+        return text
+
+    def _join(self, sep_node: ast.expr, items_node: ast.expr, block: Block) -> str:
+        sep = self._text(sep_node, block)
+        items = self._eval(items_node, block)
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise NotStatic("join of non-strings")
+        if any(isinstance(i, FormatText) for i in [sep, *items]):
+            return FormatText(_as_format(sep).join(_as_format(i) for i in items))
+        return sep.join(items)
+
+    def _format(self, template: str, node: ast.Call, block: Block) -> str:
+        """`"...{a}...".format(a=...)`: static arguments filled in, the rest slots."""
+        keywords = {k.arg: k.value for k in node.keywords if k.arg is not None}
+        spread = any(k.arg is None for k in node.keywords)
+        pieces: list[str] = []
+        dynamic = False
+        auto = 0
+        try:
+            parsed = list(string.Formatter().parse(template))
+        except ValueError:
+            raise NotStatic("malformed format template") from None
+        for literal, field_name, spec, conversion in parsed:
+            pieces.append(_escape(literal))
+            if field_name is None:
+                continue
+            if field_name == "":
+                field_name = str(auto)
+                auto += 1
+            base = re.split(r"[.\[]", field_name, maxsplit=1)[0]
+            argument = _format_argument(base, node.args, keywords)
+            text = None
+            if argument is not None and base == field_name and not conversion:
+                try:
+                    text = self._format_value(argument, spec or "", block)
+                except NotStatic:
+                    text = None
+            if text is None:
+                if base.isidentifier():
+                    slot = base
+                elif argument is not None:
+                    slot = slot_name(argument)
+                else:
+                    slot = f"arg{base}"
+                if argument is None and not spread and not base.isidentifier():
+                    raise NotStatic("positional field without an argument")
+                pieces.append("{" + slot + "}")
+                dynamic = True
+            else:
+                pieces.append(_as_format(text))
+                dynamic = dynamic or isinstance(text, FormatText)
+        return _finish("".join(pieces), dynamic)
+
+    def _format_value(self, node: ast.expr, spec: str, block: Block) -> str:
+        value = self._eval(node, block)
+        if isinstance(value, (list, dict)) or value is None:
+            raise NotStatic("a container in a format field")
+        if isinstance(value, FormatText) and not spec:
+            return value
+        try:
+            return format(value, spec)
+        except (ValueError, TypeError):
+            raise NotStatic("format spec") from None
+
+
+def _format_argument(
+    base: str, args: list[ast.expr], keywords: dict[str, ast.expr]
+) -> ast.expr | None:
+    if base.isdigit():
+        index = int(base)
+        if index < len(args) and not isinstance(args[index], ast.Starred):
+            return args[index]
+        return None
+    return keywords.get(base)
+
+
+def _finish(text: str, dynamic: bool) -> str:
+    """Format text with slots stays FormatText; without, it is plain text."""
+    if dynamic:
+        return FormatText(text)
+    return text.replace("{{", "{").replace("}}", "}")
+
+
+def _keep_kind(original: str, result: str) -> str:
+    return FormatText(result) if isinstance(original, FormatText) else result
+
+
+def _add(left: Any, right: Any) -> Any:
+    if isinstance(left, str) and isinstance(right, str):
+        if isinstance(left, FormatText) or isinstance(right, FormatText):
+            return FormatText(_as_format(left) + _as_format(right))
+        return left + right
+    if isinstance(left, list) and isinstance(right, list):
+        return left + right
+    raise NotStatic("+ of mixed values")
+
+
+def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+    for keyword in node.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
 
 
 def _dotted(node: ast.expr) -> str:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else node.attr
     return ""
 
 
-def read_value(source: str, path: str, dotted: str) -> tuple[Any, int]:
-    """The static value bound to NAME (or Class.NAME) in a Python file, and its line."""
-    module = parse_module(source, path)
-    binding = find_binding(module, dotted)
-    if binding is None:
-        raise ConfigError(
-            f"{path}: no module-level assignment to '{dotted}'; "
-            f"check the name after '::' in the reference"
-        )
-    scope = bindings(module.body)
-    if "." in dotted:
-        class_body = _class_body(module, dotted.rsplit(".", 1)[0])
-        scope = {**scope, **bindings(class_body)}
+def _method_owner(block: Block, name: str) -> Block | None:
+    """The class whose method block is, when name is its self or cls parameter."""
+    if block.kind != "function" or block.parent is None:
+        return None
+    if block.parent.kind != "class":
+        return None
+    node = block.node
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    params = node.args.posonlyargs + node.args.args
+    if params and params[0].arg == name:
+        return block.parent
+    return None
+
+
+def _class_member(cls: Block, name: str) -> Binding | Block:
+    if name in cls.bindings:
+        return cls.bindings[name]
+    if name in cls.attributes:
+        return cls.attributes[name]
+    if name in cls.children:
+        return cls.children[name]
+    raise NotStatic(f"{cls.qualname} has no static {name}")
+
+
+# -- references ----------------------------------------------------------------
+
+
+def resolve_name(module: Module, dotted: str, modules: Modules | None) -> Value:
+    """The value a reference's name (after '::') stands for in a parsed module.
+
+    The name is read left to right: class and function names step into their
+    blocks; then comes the name bound there (`NAME`, a class's `NAME` or
+    `self.NAME`, a function's local); any further parts index into the value
+    (dict keys, list positions, a call's keyword arguments). A name no
+    assignment binds may be the keyword of a call in that block
+    (`answer.system` is the `system=` of the first call in `answer` that
+    passes one); a name that ends at a function is its returned value.
+    """
+    parts = dotted.split(".")
+    block = module.top
+    i = 0
+    while i < len(parts) and parts[i] in block.children:
+        if parts[i] in block.bindings:
+            break
+        block = block.children[parts[i]]
+        i += 1
+    evaluator = Evaluator(modules)
+    if i == len(parts):
+        node = block.return_node() if block.kind == "function" else None
+        if node is None:
+            raise NotStatic(f"'{dotted}' is a {block.kind} with no value to read")
+        return _navigate(evaluator, node, block, [], dotted)
+    binding = _binding(block, parts[i])
+    if binding is not None:
+        evaluator.touched.add(f"{module.path}::{binding.qualname}")
+        evaluator._active.add((module.path, binding.qualname))
+        rest = parts[i + 1 :]
+        found = _navigate(evaluator, binding.node, binding.block, rest, dotted)
+        if not rest:
+            found.line = binding.line
+        return found
+    call = keyword_call(block, parts[i])
+    if call is None:
+        raise LookupError(dotted)
+    node = _keyword(call, parts[i])
+    assert node is not None
+    return _navigate(evaluator, node, block, parts[i + 1 :], dotted)
+
+
+def _binding(block: Block, name: str) -> Binding | None:
+    binding = block.bindings.get(name)
+    if binding is None and block.kind == "class":
+        binding = block.attributes.get(name)
+    return binding
+
+
+def keyword_call(block: Block, name: str) -> ast.Call | None:
+    """The call a reference `scope.name` means when no assignment binds name.
+
+    It is the first call in the block, in source order, that passes name= .
+    """
+    if name in block.locals or name in block.imports or name in block.children:
+        return None
+    for call in block.calls():
+        if _keyword(call, name) is not None:
+            return call
+    return None
+
+
+def _navigate(
+    evaluator: Evaluator, node: ast.expr, block: Block, parts: list[str], dotted: str
+) -> Value:
+    for i, part in enumerate(parts):
+        node, block = _follow(evaluator, node, block)
+        step = _step(node, part)
+        if step is None:
+            value = evaluator.value(node, block)
+            return Value(
+                _index(value, parts[i:], dotted), node.lineno, evaluator.touched
+            )
+        node = step
+    value = evaluator.value(node, block)
+    return Value(value, node.lineno, evaluator.touched)
+
+
+def _follow(
+    evaluator: Evaluator, node: ast.expr, block: Block
+) -> tuple[ast.expr, Block]:
+    """Through names and attributes to the node they are bound to."""
+    for _ in range(64):
+        if not isinstance(node, (ast.Name, ast.Attribute)):
+            break
+        try:
+            target = evaluator._namespace(node, block)
+        except NotStatic:
+            break
+        if not isinstance(target, Binding):
+            break
+        evaluator.touched.add(f"{target.block.module.path}::{target.qualname}")
+        node, block = target.node, target.block
+    return node, block
+
+
+def _step(node: ast.expr, part: str) -> ast.expr | None:
+    """One part of a key path, taken in the syntax tree where it can be."""
+    if isinstance(node, ast.Dict):
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Constant) and str(key.value) == part:
+                return value
+    elif isinstance(node, (ast.List, ast.Tuple)) and part.isdigit():
+        index = int(part)
+        if index < len(node.elts) and not isinstance(node.elts[index], ast.Starred):
+            return node.elts[index]
+    elif isinstance(node, ast.Call):
+        if part.isdigit():
+            index = int(part)
+            if index < len(node.args):
+                return node.args[index]
+        return _keyword(node, part)
+    return None
+
+
+def _index(value: Any, parts: list[str], dotted: str) -> Any:
+    for part in parts:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise LookupError(dotted)
+    return value
+
+
+def read_value(
+    source: str, path: str, dotted: str, modules: Modules | None = None
+) -> tuple[Any, int]:
+    """The static value a name stands for in a Python file, and its line."""
+    found = read_reference(build_module(source, path), dotted, modules)
+    return found.value, found.line
+
+
+def read_reference(module: Module, dotted: str, modules: Modules | None) -> Value:
+    """Like read_value, for a parsed module, with what the value was read from."""
+    path = module.path
     try:
-        return Evaluator(scope).value(binding.node), binding.line
-    except NotStatic as exc:
+        return resolve_name(module, dotted, modules)
+    except LookupError:
+        what = (
+            "assignment, keyword or key"
+            if "." in dotted
+            else "module-level assignment to"
+        )
         raise ConfigError(
-            f"{path}:{binding.line}: '{dotted}' is not a literal promptbudget can "
+            f"{path}: no {what} '{dotted}'; check the name after '::' in the reference"
+        ) from None
+    except NotStatic as exc:
+        line = _line_of(module, dotted)
+        raise ConfigError(
+            f"{path}:{line}: '{dotted}' is not a literal promptbudget can "
             f"read without running code ({exc}); assign a string or list literal"
         ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: '{dotted}' nests too deeply to read") from None
 
 
-def _class_body(module: ast.Module, dotted: str) -> list[ast.stmt]:
-    body: list[ast.stmt] = module.body
-    for class_name in dotted.split("."):
-        body = [
-            s for s in body if isinstance(s, ast.ClassDef) and s.name == class_name
-        ][-1].body
-    return body
+def _line_of(module: Module, dotted: str) -> int:
+    block = module.top
+    for part in dotted.split("."):
+        if part in block.bindings:
+            return block.bindings[part].line
+        if part in block.attributes:
+            return block.attributes[part].line
+        if part not in block.children:
+            break
+        block = block.children[part]
+    node = block.node
+    return getattr(node, "lineno", 1)

@@ -1,23 +1,28 @@
 """Resolve the references of budgets.yaml to text, tools and numbers.
 
 A reference is `path` (a whole file), `path.py::NAME` or `path.py::Class.NAME`
-(a Python assignment, read with ast), `path.yaml::a.b.c` or `path.json::a.b`
-(a key path), or a glob such as `tools/*.json`. Paths are relative to the
+(a Python value, read with ast; see pyast.resolve_name for the full form),
+`path.yaml::a.b.c` or `path.json::a.b` (a key path), `chat.prompty::system`
+(a role section), or a glob such as `tools/*.json`. Paths are relative to the
 directory of budgets.yaml and never leave the repository.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from promptbudget import pyast
+from promptbudget import promptfiles, pyast
 from promptbudget.errors import ConfigError
+from promptbudget.pyblocks import modules_for
 from promptbudget.tree import Tree, join_inside, text_of
 from promptbudget.yamlload import load_yaml
 
 GLOB_CHARS = "*?["
+# Anthropic-defined tools are named by a versioned type: bash_20250124.
+SERVER_TOOL = re.compile(r"^[a-z_]+_\d{8}$")
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -33,12 +38,19 @@ class Reference:
 
 @dataclass(frozen=True)
 class Resolved:
-    """One referenced value with where it was found."""
+    """One referenced value with where it was found.
+
+    key is the repository-relative reference (`path` or `path::name`);
+    touched names every Python value it was built from (`path::NAME`), so an
+    artifact that feeds another is covered by whatever covers that one.
+    """
 
     value: Any
     path: str
     line: int
     reference: str
+    key: str = ""
+    touched: frozenset[str] = frozenset()
 
 
 def parse_reference(text: Any, base_dir: str, origin: str) -> Reference:
@@ -77,25 +89,37 @@ def resolve(ref: Reference, tree: Tree, origin: str) -> Resolved:
             f"{origin}: '{ref.text}' refers to {ref.path}, which does not exist "
             f"at {tree.label}; fix the path"
         )
+    key = ref.file_label()
+    if ref.name is not None and ref.path.endswith(".py"):
+        module = modules_for(tree).load(ref.path)
+        found = pyast.read_reference(module, ref.name, modules_for(tree))
+        touched = frozenset(found.touched)
+        return Resolved(found.value, ref.path, found.line, ref.text, key, touched)
     text = text_of(tree, ref.path)
     if ref.name is None:
-        return Resolved(_whole_file(text, ref.path), ref.path, 1, ref.text)
-    if ref.path.endswith(".py"):
-        value, line = pyast.read_value(text, ref.path, ref.name)
-        return Resolved(value, ref.path, line, ref.text)
+        value, line = _whole_file(text, ref.path)
+        return Resolved(value, ref.path, line, ref.text, key)
     if ref.path.endswith(YAML_SUFFIXES + (".json",)):
         value, line = _key_path(text, ref.path, ref.name)
-        return Resolved(value, ref.path, line, ref.text)
+        return Resolved(value, ref.path, line, ref.text, key)
+    if ref.path.endswith(promptfiles.SECTIONED_SUFFIXES):
+        section = promptfiles.section_text(text, ref.path, ref.name)
+        if section is None:
+            raise ConfigError(
+                f"{origin}: '{ref.text}': {ref.path} has no '{ref.name}:' section; "
+                "name system, user or assistant after '::'"
+            )
+        return Resolved(section[0], ref.path, section[1], ref.text, key)
     raise ConfigError(
-        f"{origin}: '{ref.text}': '::' names a value only in .py, .yaml, .yml "
-        "and .json files"
+        f"{origin}: '{ref.text}': '::' names a value only in .py, .yaml, .yml, "
+        ".json and .prompty files"
     )
 
 
-def _whole_file(text: str, path: str) -> Any:
+def _whole_file(text: str, path: str) -> tuple[Any, int]:
     if path.endswith(".json"):
-        return _parse_json(text, path)
-    return text
+        return _parse_json(text, path), 1
+    return promptfiles.body(text, path)
 
 
 def _parse_json(text: str, path: str) -> Any:
@@ -182,14 +206,52 @@ def resolve_tools(
         value = found.value
         if isinstance(value, str) and found.path.endswith(YAML_SUFFIXES):
             value = load_yaml(value, found.path)[0]
-        items = value if isinstance(value, list) else [value]
-        for item in items:
+        for item in tool_items(value):
             tools.append(
                 Resolved(
-                    to_anthropic_tool(item, found), found.path, found.line, ref.text
+                    to_anthropic_tool(item, found),
+                    found.path,
+                    found.line,
+                    ref.text,
+                    found.key,
+                    found.touched,
                 )
             )
     return tools
+
+
+def tool_items(value: Any) -> list[Any]:
+    """The tools in a value: a list, one tool, or a mapping of name to tool."""
+    if isinstance(value, list):
+        return value
+    if (
+        isinstance(value, dict)
+        and value
+        and not is_tool(value)
+        and all(is_tool(v) for v in value.values())
+    ):
+        return list(value.values())
+    return [value]
+
+
+def is_tool(item: Any) -> bool:
+    """A tool definition in Anthropic's shape or an OpenAI function schema."""
+    if not isinstance(item, dict):
+        return False
+    if item.get("type") == "function" and isinstance(item.get("function"), dict):
+        return isinstance(item["function"].get("name"), str)
+    if not isinstance(item.get("name"), str):
+        return False
+    if isinstance(item.get("input_schema"), dict):
+        return True
+    if isinstance(item.get("type"), str) and SERVER_TOOL.match(item["type"]):
+        return True
+    return isinstance(item.get("parameters"), dict) and "description" in item
+
+
+def is_tool_list(value: Any) -> bool:
+    items = tool_items(value)
+    return bool(items) and all(is_tool(item) for item in items)
 
 
 def to_anthropic_tool(item: Any, found: Resolved) -> dict[str, Any]:
@@ -199,14 +261,14 @@ def to_anthropic_tool(item: Any, found: Resolved) -> dict[str, Any]:
         and item.get("type") == "function"
         and isinstance(item.get("function"), dict)
     ):
-        function = item["function"]
-        item = {
-            "name": function.get("name"),
-            "description": function.get("description", ""),
-            "input_schema": function.get("parameters") or {"type": "object"},
-        }
-        if not item["description"]:
-            del item["description"]
+        item = _from_function(item["function"])
+    elif (
+        isinstance(item, dict)
+        and "input_schema" not in item
+        and isinstance(item.get("parameters"), dict)
+        and "type" not in item
+    ):
+        item = _from_function(item)
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise ConfigError(
             f"{found.path}:{found.line}: '{found.reference}' is not a tool definition; "
@@ -218,3 +280,15 @@ def to_anthropic_tool(item: Any, found: Resolved) -> dict[str, Any]:
             "add one (a JSON Schema object)"
         )
     return item
+
+
+def _from_function(function: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI function schema ({name, description, parameters}) as a tool."""
+    tool = {
+        "name": function.get("name"),
+        "description": function.get("description", ""),
+        "input_schema": function.get("parameters") or {"type": "object"},
+    }
+    if not tool["description"]:
+        del tool["description"]
+    return tool

@@ -17,7 +17,7 @@ from typing import Any
 from promptbudget.config import Config, Feature, Slot
 from promptbudget.errors import ConfigError
 from promptbudget.refs import Resolved, resolve_int, resolve_text, resolve_tools
-from promptbudget.templates import parse_template
+from promptbudget.templates import FormatText, parse_template
 from promptbudget.tree import Tree
 
 PROBE_TEXT = "Hi"
@@ -27,12 +27,18 @@ CANONICAL_VERSION = 1
 
 @dataclass(frozen=True)
 class Part:
-    """One artifact in a request: where it came from."""
+    """One artifact in a request: where it came from, and what it covers.
 
-    kind: str  # system, tools, template, text
+    covers holds the repository-relative reference and every Python value the
+    artifact was built from, so discovery can tell which artifacts a feature
+    budgets.
+    """
+
+    kind: str  # system, tools, template, text, slot
     reference: str
     path: str
     line: int
+    covers: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -52,13 +58,16 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
     """Build the request body for a feature from the files of one tree."""
     origin = f"{config.path}: features.{feature.name}"
     parts: list[Part] = []
+    used: dict[str, Part] = {}
 
     system = []
     for ref in feature.system:
         for found in resolve_text(ref, config.base_dir, tree, f"{origin}.system"):
-            parts.append(_part("system", found))
-            if found.value.strip():
-                system.append({"type": "text", "text": found.value})
+            part = _part("system", found)
+            parts.append(part)
+            text = _rendered(found, part, used)
+            if text.strip():
+                system.append({"type": "text", "text": text})
 
     tools = []
     for ref in feature.tools:
@@ -66,8 +75,8 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
             parts.append(_part("tools", found))
             tools.append(found.value)
 
-    messages, used_slots = _messages(feature, config, tree, origin, parts)
-    reserved = _reserved(feature, config, tree, used_slots, parts)
+    messages = _messages(feature, config, tree, origin, parts, used)
+    reserved = _reserved(feature, config, tree, used, parts)
 
     body: dict[str, Any] = {"messages": messages}
     if system:
@@ -79,14 +88,29 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
 
 
 def _part(kind: str, found: Resolved) -> Part:
-    return Part(kind, found.reference, found.path, found.line)
+    covers = frozenset({found.key, *found.touched} if found.key else found.touched)
+    return Part(kind, found.reference, found.path, found.line, covers)
+
+
+def _rendered(found: Resolved, part: Part, used: dict[str, Part]) -> str:
+    """System text; an f-string or .format template from code has its slots emptied."""
+    if not isinstance(found.value, FormatText):
+        return str(found.value)
+    template = parse_template(found.value, found.path, found.line)
+    for slot in template.slots:
+        used.setdefault(slot, part)
+    return template.rendered
 
 
 def _messages(
-    feature: Feature, config: Config, tree: Tree, origin: str, parts: list[Part]
-) -> tuple[list[dict[str, str]], dict[str, Part]]:
+    feature: Feature,
+    config: Config,
+    tree: Tree,
+    origin: str,
+    parts: list[Part],
+    used: dict[str, Part],
+) -> list[dict[str, str]]:
     messages = []
-    used: dict[str, Part] = {}
     for i, message in enumerate(feature.messages):
         if message.template is None:
             content = message.text or ""
@@ -105,7 +129,7 @@ def _messages(
             message["content"] = PROBE_TEXT
     if not messages:
         messages.append({"role": "user", "content": PROBE_TEXT})
-    return messages, used
+    return messages
 
 
 def _reserved(

@@ -15,16 +15,41 @@ from promptbudget.errors import ConfigError
 JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
 
 
+class FormatText(str):
+    """Text known to be in str.format syntax: an f-string or a .format template.
+
+    Its literal braces are doubled and every `{name}` is a slot, whatever the
+    file it came from or what it looks like.
+    """
+
+
 @dataclass(frozen=True)
 class Template:
-    """A template's slots and its text with every slot rendered empty."""
+    """A template's slots and its text with every slot rendered empty.
+
+    repeated names the slots a Jinja `{% for x in slot %}` loops over: their
+    worst case is naturally top_k × chunk_tokens.
+    """
 
     slots: tuple[str, ...]
     rendered: str
+    repeated: tuple[str, ...] = ()
 
 
 def is_jinja(text: str, path: str) -> bool:
+    if isinstance(text, FormatText):
+        return False
     return path.endswith(JINJA_SUFFIXES) or "{{" in text or "{%" in text
+
+
+def is_template(text: str, path: str) -> bool:
+    """Whether text has placeholders at all (Jinja markers or format fields)."""
+    if isinstance(text, FormatText) or is_jinja(text, path):
+        return True
+    try:
+        return any(f is not None for _, f, _, _ in string.Formatter().parse(text))
+    except ValueError:
+        return False
 
 
 def parse_template(text: str, path: str, line: int = 1) -> Template:
@@ -52,7 +77,22 @@ def _jinja(text: str, path: str, line: int) -> Template:
         raise ConfigError(
             f"{path}:{line}: template cannot be rendered with empty slots: {exc}"
         ) from None
-    return Template(tuple(slots), rendered)
+    return Template(tuple(slots), rendered, _looped_over(tree, set(slots)))
+
+
+def _looped_over(tree: object, slots: set[str]) -> tuple[str, ...]:
+    """Slots that a `{% for %}` iterates: `chunks` in `for c in chunks`."""
+    from jinja2 import nodes
+
+    assert isinstance(tree, nodes.Node)
+    looped = set()
+    for loop in tree.find_all(nodes.For):
+        target = loop.iter
+        while isinstance(target, (nodes.Getattr, nodes.Getitem, nodes.Filter)):
+            target = target.node
+        if isinstance(target, nodes.Name) and target.name in slots:
+            looped.add(target.name)
+    return tuple(sorted(looped))
 
 
 def _format(text: str, path: str, line: int) -> Template:

@@ -1,0 +1,394 @@
+"""The blocks of a Python module as `ast` sees them: never imported, never run.
+
+A block is a module, class or function body: the names it binds at its top
+level, the names local to it, the blocks nested in it and the calls made
+directly in it. Other modules of the same repository are found and parsed on
+demand, so a name imported from one can be followed there.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import posixpath
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptbudget.errors import ConfigError, PromptBudgetError
+from promptbudget.tree import Tree, text_of
+
+# Deeply nested expressions make the parser recurse; a cap on the source size
+# keeps a hostile file from exhausting memory as well.
+MAX_SOURCE_CHARS = 8 * 1024 * 1024
+DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+@dataclass(eq=False)
+class Binding:
+    """An assignment at a block's top level: its value node, line and block.
+
+    qualname is how a reference names it after '::' (`NAME`, `Class.NAME`,
+    `function.name`); block is where its value is evaluated.
+    """
+
+    name: str
+    node: ast.expr
+    line: int
+    block: Block
+    qualname: str
+
+
+@dataclass(frozen=True)
+class Import:
+    """`from module import name` (level counts the leading dots) or `import module`."""
+
+    module: str
+    level: int
+    name: str | None
+
+
+@dataclass(eq=False)
+class Block:
+    kind: str  # module, class, function
+    qualname: str  # "" for the module
+    node: ast.AST
+    parent: Block | None
+    module: Module
+    statements: list[ast.stmt]
+    bindings: dict[str, Binding] = field(default_factory=dict)
+    attributes: dict[str, Binding] = field(default_factory=dict)  # self.X in methods
+    locals: frozenset[str] = frozenset()
+    imports: dict[str, Import] = field(default_factory=dict)
+    children: dict[str, Block] = field(default_factory=dict)
+    nested: list[Block] = field(default_factory=list)
+    _calls: list[ast.Call] | None = None
+
+    def qualify(self, name: str) -> str:
+        return f"{self.qualname}.{name}" if self.qualname else name
+
+    def calls(self) -> list[ast.Call]:
+        """Calls made directly in this block, not in nested defs, in source order."""
+        if self._calls is None:
+            found = [n for n in own_nodes(self.statements) if isinstance(n, ast.Call)]
+            found.sort(key=lambda n: (n.lineno, n.col_offset))
+            self._calls = found
+        return self._calls
+
+    def walk(self) -> Iterator[Block]:
+        yield self
+        for child in self.nested:
+            yield from child.walk()
+
+    def return_node(self) -> ast.expr | None:
+        """The value of a function's last top-level `return`."""
+        for stmt in reversed(self.statements):
+            if isinstance(stmt, ast.Return):
+                return stmt.value
+        return None
+
+
+@dataclass(eq=False)
+class Module:
+    path: str
+    tree: ast.Module
+    top: Block = field(init=False)
+    _parents: dict[int, ast.AST] | None = None
+
+    def parent_of(self, node: ast.AST) -> ast.AST | None:
+        if self._parents is None:
+            self._parents = {
+                id(child): parent
+                for parent in ast.walk(self.tree)
+                for child in ast.iter_child_nodes(parent)
+            }
+        return self._parents.get(id(node))
+
+
+def parse_module(source: str, path: str) -> ast.Module:
+    """Parse source, turning every parser failure into a one-line ConfigError."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ConfigError(f"{path}: Python source too large to read statically")
+    try:
+        return ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"{path}:{exc.lineno or 1}: Python syntax error ({exc.msg}); "
+            "fix the file so it parses"
+        ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ConfigError(
+            f"{path}: Python source nests too deeply or is malformed; "
+            "promptbudget cannot read it statically"
+        ) from None
+
+
+def build_module(source: str, path: str) -> Module:
+    """Parse a module and index its blocks."""
+    tree = parse_module(source, path)
+    module = Module(path, tree)
+    try:
+        module.top = _block("module", "", tree, tree.body, None, module)
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: Python source nests too deeply; "
+            "promptbudget cannot read it statically"
+        ) from None
+    return module
+
+
+def own_nodes(statements: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of these statements, without entering nested defs and classes.
+
+    Lambdas and comprehensions are entered: what they call is called here.
+    """
+    stack: list[ast.AST] = list(reversed(statements))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, DEFS):
+            stack.extend(_scope_header(node))
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _scope_header(node: ast.AST) -> list[ast.AST]:
+    """The parts of a nested scope evaluated in the enclosing one."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        args = node.args
+        return [*node.decorator_list, *args.defaults, *filter(None, args.kw_defaults)]
+    assert isinstance(node, ast.ClassDef)
+    return [*node.decorator_list, *node.bases, *node.keywords]
+
+
+def _block(
+    kind: str,
+    qualname: str,
+    node: ast.AST,
+    statements: list[ast.stmt],
+    parent: Block | None,
+    module: Module,
+) -> Block:
+    block = Block(kind, qualname, node, parent, module, statements)
+    block.bindings = _bindings(block)
+    block.imports = _imports(statements)
+    if kind == "function":
+        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        block.locals = _function_locals(node, statements)
+    for stmt in own_nodes(statements):
+        if isinstance(stmt, DEFS):
+            child_kind = "class" if isinstance(stmt, ast.ClassDef) else "function"
+            child = _block(
+                child_kind, block.qualify(stmt.name), stmt, stmt.body, block, module
+            )
+            block.children[stmt.name] = child
+            block.nested.append(child)
+    if kind == "class":
+        block.attributes = _self_attributes(block)
+    return block
+
+
+def _bindings(block: Block) -> dict[str, Binding]:
+    """The value of each plain name after the block's top-level statements.
+
+    `x += y` and `x = x + y` are folded into the earlier value, so a prompt
+    built up in steps reads as the whole.
+    """
+    found: dict[str, Binding] = {}
+    for stmt in block.statements:
+        target, value = _assignment(stmt)
+        if target is None or value is None:
+            continue
+        earlier = found.get(target)
+        line = stmt.lineno
+        if isinstance(stmt, ast.AugAssign):
+            if earlier is None or not isinstance(stmt.op, ast.Add):
+                found.pop(target, None)
+                continue
+            value = ast.BinOp(left=earlier.node, op=ast.Add(), right=value)
+            ast.copy_location(value, earlier.node)
+            line = earlier.line
+        elif earlier is not None and _mentions(value, target):
+            value = _ReplaceName(target, earlier.node).visit(copy.deepcopy(value))
+            line = earlier.line
+        found[target] = Binding(target, value, line, block, block.qualify(target))
+    return found
+
+
+def _assignment(stmt: ast.stmt) -> tuple[str | None, ast.expr | None]:
+    if isinstance(stmt, ast.Assign):
+        names = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+        return (names[-1], stmt.value) if names else (None, None)
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        if isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            return stmt.target.id, stmt.value
+    return None, None
+
+
+def _mentions(node: ast.expr, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+class _ReplaceName(ast.NodeTransformer):
+    def __init__(self, name: str, replacement: ast.expr) -> None:
+        self.name = name
+        self.replacement = replacement
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.replacement if node.id == self.name else node
+
+
+def _imports(statements: list[ast.stmt]) -> dict[str, Import]:
+    """Imports anywhere in the block (also inside try/if), outside nested defs."""
+    found: dict[str, Import] = {}
+    for node in own_nodes(statements):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name != "*":
+                    found[alias.asname or alias.name] = Import(
+                        node.module or "", node.level, alias.name
+                    )
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    found[alias.asname] = Import(alias.name, 0, None)
+                else:
+                    head = alias.name.split(".")[0]
+                    found[head] = Import(head, 0, None)
+    return found
+
+
+def _function_locals(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+    statements: list[ast.stmt],
+) -> frozenset[str]:
+    """Parameters and every name the function assigns: they hide outer names."""
+    args = node.args
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    names.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
+    declared_outer: set[str] = set()
+    for sub in own_nodes(statements):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            names.add(sub.id)
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            declared_outer.update(sub.names)
+        elif isinstance(sub, DEFS):
+            names.add(sub.name)
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in sub.names)
+    return frozenset(names - declared_outer)
+
+
+def _self_attributes(cls: Block) -> dict[str, Binding]:
+    """`self.X = value` at the top of the class's methods, __init__ first."""
+    found: dict[str, Binding] = {}
+    methods = sorted(
+        (b for b in cls.nested if b.kind == "function"),
+        key=lambda b: b.qualname.rsplit(".", 1)[-1] != "__init__",
+    )
+    for method in methods:
+        assert isinstance(method.node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        params = method.node.args.posonlyargs + method.node.args.args
+        if not params:
+            continue
+        me = params[0].arg
+        for stmt in method.statements:
+            if not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                continue
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == me
+                    and stmt.value is not None
+                    and target.attr not in found
+                ):
+                    found[target.attr] = Binding(
+                        target.attr,
+                        stmt.value,
+                        stmt.lineno,
+                        method,
+                        cls.qualify(target.attr),
+                    )
+    return found
+
+
+class Modules:
+    """Python modules of one tree, parsed once each, found by import name."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self._parsed: dict[str, Module | ConfigError] = {}
+
+    def load(self, path: str) -> Module:
+        """The parsed module at path; ConfigError when it cannot be read."""
+        if path not in self._parsed:
+            try:
+                self._parsed[path] = build_module(text_of(self.tree, path), path)
+            except ConfigError as exc:
+                self._parsed[path] = exc
+        found = self._parsed[path]
+        if isinstance(found, ConfigError):
+            raise found
+        return found
+
+    def adopt(self, path: str, text: str) -> Module:
+        """Parse text already read from path, unless path was parsed before."""
+        if path not in self._parsed:
+            try:
+                self._parsed[path] = build_module(text, path)
+            except ConfigError as exc:
+                self._parsed[path] = exc
+        return self.load(path)
+
+    def get(self, path: str) -> Module | None:
+        try:
+            return self.load(path)
+        except ConfigError:
+            return None
+
+    def find(self, importer: str, module: str, level: int) -> Module | None:
+        """The module an import in importer names, if it is in the repository."""
+        for candidate in self._candidates(importer, module, level):
+            if self._is_file(candidate):
+                return self.get(candidate)
+        return None
+
+    def _candidates(self, importer: str, module: str, level: int) -> Iterator[str]:
+        parts = [p for p in module.split(".") if p]
+        folder = posixpath.dirname(importer)
+        if level > 0:
+            for _ in range(level - 1):
+                folder = posixpath.dirname(folder)
+            bases = [folder]
+        else:
+            bases = []
+            while True:
+                bases.append(folder)
+                if not folder:
+                    break
+                folder = posixpath.dirname(folder)
+        for base in bases:
+            stem = posixpath.join(base, *parts) if parts else base
+            if parts:
+                yield stem + ".py"
+            yield posixpath.join(stem, "__init__.py") if stem else "__init__.py"
+
+    def _is_file(self, path: str) -> bool:
+        try:
+            return self.tree.is_file(path)
+        except PromptBudgetError:
+            return False
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, Modules] = weakref.WeakKeyDictionary()
+
+
+def modules_for(tree: Tree) -> Modules:
+    """One Modules per tree, so each file is parsed once per run."""
+    found = _SHARED.get(tree)
+    if found is None:
+        found = _SHARED[tree] = Modules(tree)
+    return found
