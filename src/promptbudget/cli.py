@@ -146,8 +146,15 @@ def _counter(settings: dict[str, Any]) -> Any:
 
 def _emit(report: Any, fmt: str) -> None:
     click.echo(REPORTERS[fmt](report), nl=False)
-    if any(row.status == "over" for row in report.rows):
+    if report.failed():
         sys.exit(EXIT_OVER)
+
+
+def estimate_text(text: str, model: str) -> int:
+    """The offline estimate, imported only when something must be estimated."""
+    from promptbudget import estimate
+
+    return estimate.estimate_text(text, model)
 
 
 def counting_command(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -199,7 +206,8 @@ def check(
     cwd = Path.cwd()
     ws = run.find_workspace(cwd, config_path)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
-    _emit(run.check(ws, counter, selected), fmt)
+    report = run.check(ws, counter, selected, estimator=estimate_text, warn=warn)
+    _emit(report, fmt)
 
 
 @cli.command()
@@ -226,7 +234,7 @@ def diff(
 
     ws = run.find_workspace(Path.cwd(), config_path)
     ref = base or _default_base()
-    _emit(run.diff(ws, counter, ref, warn), fmt)
+    _emit(run.diff(ws, counter, ref, warn, estimator=estimate_text), fmt)
 
 
 @cli.command()
@@ -290,6 +298,47 @@ def gitutil_root(cwd: Path) -> Path:
     from promptbudget import gitutil
 
     return (gitutil.toplevel(cwd) or cwd).resolve()
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="budgets.yaml to mark coverage from (default: found in this folder or "
+    "a parent; none is needed).",
+)
+@click.option(
+    "-v", "--verbose", count=True, help="-v for info, -vv for debug, on stderr."
+)
+def discover(fmt: str, config_path: str | None, verbose: int) -> None:
+    """List every system prompt, tool list, template and Messages API call.
+
+    Files are read statically (Python through ast, never imported or run);
+    git decides which files (tracked, and untracked but not ignored), and
+    discover.paths and discover.exclude in budgets.yaml narrow it. Artifacts
+    that no feature of budgets.yaml covers are marked unbudgeted. Token
+    counts are offline estimates (~).
+
+    \b
+    Examples:
+      promptbudget discover
+      promptbudget discover --format json
+    """
+    from promptbudget import run
+    from promptbudget.discovery_report import REPORTERS as DISCOVERY_REPORTERS
+
+    _setup_logging(verbose)
+    inventory = run.discover_job(Path.cwd(), config_path, estimate_text, warn)
+    click.echo(DISCOVERY_REPORTERS[fmt](inventory), nl=False)
 
 
 def _default_base() -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptbudget.errors import ConfigError
-from promptbudget.tree import Tree, text_of
+from promptbudget.tree import Tree, join_inside, text_of
 from promptbudget.yamlload import Marks, load_yaml
 
 CONFIG_NAME = "budgets.yaml"
@@ -34,6 +34,8 @@ FEATURE_KEYS = (
 BUDGET_KEYS = ("max_input_tokens", "warn_at", "max_increase", "max_cost_per_call")
 MESSAGE_KEYS = ("role", "text", "template")
 SLOT_KEYS = ("tokens", "top_k", "chunk_tokens")
+DISCOVER_KEYS = ("paths", "exclude", "unbudgeted")
+UNBUDGETED = ("ignore", "warn", "error")
 ROLES = ("user", "assistant")
 FEATURE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -83,6 +85,15 @@ class Feature:
     origin: str
 
 
+@dataclass(frozen=True)
+class DiscoverSettings:
+    """Where discovery looks (repository-relative), and what unbudgeted finds do."""
+
+    paths: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    unbudgeted: str = "warn"
+
+
 @dataclass
 class Config:
     path: str  # repository-relative path of budgets.yaml
@@ -90,6 +101,7 @@ class Config:
     models: tuple[str, ...]
     features: dict[str, Feature]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    discover: DiscoverSettings = field(default_factory=DiscoverSettings)
 
 
 def load_config(tree: Tree, path: str) -> Config:
@@ -134,7 +146,8 @@ def parse_config(text: str, path: str) -> Config:
     for name, body in features_raw.items():
         features[str(name)] = checker.feature(str(name), body, models)
     base_dir = posixpath.dirname(path)
-    return Config(path, base_dir, models, features, raw)
+    discover = checker.discover(raw.get("discover", {}), base_dir)
+    return Config(path, base_dir, models, features, raw, discover)
 
 
 class _Checker:
@@ -335,6 +348,45 @@ class _Checker:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value) / 100 if value > 1 else float(value)
         raise self.error(key_path, f"must be a percentage such as 90%, not {value!r}")
+
+    def discover(self, value: Any, base_dir: str) -> DiscoverSettings:
+        key_path: tuple[Any, ...] = ("discover",)
+        if value is None:
+            return DiscoverSettings()
+        if not isinstance(value, dict):
+            raise self.error(
+                key_path, "must be a mapping such as {paths: [app], unbudgeted: warn}"
+            )
+        self.keys(value, key_path, DISCOVER_KEYS)
+        paths = self.folders(value.get("paths", []), (*key_path, "paths"), base_dir)
+        exclude = self.folders(
+            value.get("exclude", []), (*key_path, "exclude"), base_dir
+        )
+        unbudgeted = value.get("unbudgeted", "warn")
+        if unbudgeted not in UNBUDGETED:
+            raise self.error(
+                (*key_path, "unbudgeted"),
+                f"must be ignore, warn or error, not {unbudgeted!r}",
+            )
+        return DiscoverSettings(paths, exclude, unbudgeted)
+
+    def folders(
+        self, value: Any, key_path: tuple[Any, ...], base_dir: str
+    ) -> tuple[str, ...]:
+        """Folders, files or globs, made repository-relative."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.error(key_path, "must be a path or a list of paths")
+        result = []
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error((*key_path, i), "must be a path such as app/prompts")
+            try:
+                joined = join_inside(base_dir, item.strip().rstrip("/"), origin="")
+            except ConfigError as exc:
+                raise self.error((*key_path, i), str(exc).lstrip(": ")) from None
+            result.append(joined)
+        return tuple(result)
 
     def increase(self, value: Any, key_path: tuple[Any, ...]) -> Increase:
         if isinstance(value, str) and value.strip().endswith("%"):

@@ -18,8 +18,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptbudget.errors import ConfigError
-from promptbudget.pyblocks import Binding, Block, Import, Module, Modules, build_module
+from promptbudget.pyblocks import Binding, Block, Import, Module, Modules
 from promptbudget.templates import FormatText
 
 STRIPS = ("strip", "lstrip", "rstrip")
@@ -51,23 +50,42 @@ class Value:
 
 
 def slot_name(node: ast.expr) -> str:
-    """A slot's name for a dynamic f-string or .format field."""
+    """A slot's name for a field or input known only at run time.
+
+    `question` for `{question}`, `chunks` for `"\\n".join(chunks)`,
+    `system_prompt` for `config["system_prompt"]` or `config.get("system_prompt")`.
+    """
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
         return node.attr
-    if isinstance(node, (ast.Subscript, ast.Starred)):
+    if isinstance(node, ast.Subscript):
+        key = node.slice
+        if isinstance(key, ast.Constant) and _is_slot(key.value):
+            return str(key.value)
         return slot_name(node.value)
-    if isinstance(node, ast.GeneratorExp | ast.ListComp):
+    if isinstance(node, ast.Starred):
+        return slot_name(node.value)
+    if isinstance(node, (ast.GeneratorExp, ast.ListComp)):
         return slot_name(node.generators[0].iter)
+    if isinstance(node, ast.BoolOp):
+        return slot_name(node.values[0])
+    if isinstance(node, ast.IfExp):
+        return slot_name(node.body)
+    if isinstance(node, ast.Await):
+        return slot_name(node.value)
     if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Attribute) and node.func.attr == "join":
-            if node.args:
-                return slot_name(node.args[0])
-        if node.args:
-            return slot_name(node.args[0])
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Constant) and _is_slot(first.value):
+            return str(first.value)
+        if first is not None:
+            return slot_name(first)
         return slot_name(node.func)
     return "value"
+
+
+def _is_slot(value: object) -> bool:
+    return isinstance(value, str) and value.isidentifier()
 
 
 def _escape(text: str) -> str:
@@ -163,7 +181,7 @@ class Evaluator:
                     return ModuleRef(sub)
         raise NotStatic(f"{module.path} has no static {name}")
 
-    def _namespace(self, node: ast.expr, block: Block) -> Binding | Block | ModuleRef:
+    def namespace(self, node: ast.expr, block: Block) -> Binding | Block | ModuleRef:
         """What a dotted name such as `prompts.SYSTEM` or `self.SYSTEM` stands for."""
         if isinstance(node, ast.Name):
             return self.lookup(node.id, block)
@@ -173,7 +191,7 @@ class Evaluator:
             owner = _method_owner(block, node.value.id)
             if owner is not None:
                 return _class_member(owner, node.attr)
-        outer = self._namespace(node.value, block)
+        outer = self.namespace(node.value, block)
         if isinstance(outer, ModuleRef):
             return self._member(outer.module, node.attr)
         if isinstance(outer, Block) and outer.kind == "class":
@@ -197,7 +215,7 @@ class Evaluator:
         if isinstance(node, ast.Dict):
             return self._dict(node, block)
         if isinstance(node, (ast.Name, ast.Attribute)):
-            return self._resolved(self._namespace(node, block))
+            return self._resolved(self.namespace(node, block))
         if isinstance(node, ast.JoinedStr):
             return self._fstring(node, block)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -287,11 +305,11 @@ class Evaluator:
                 return _keep_kind(text, textwrap.dedent(text))
             return _keep_kind(text, inspect.cleandoc(text))
         if TEMPLATE_CALLS.search(name):
-            source = node.args[0] if node.args else _keyword(node, "template")
+            source = node.args[0] if node.args else keyword_of(node, "template")
             if source is not None:
                 return self._text(source, block)
         if name in DEFAULT_CALLS:
-            default = _keyword(node, "default")
+            default = keyword_of(node, "default")
             if default is not None:
                 return self._eval(default, block)
         raise NotStatic(f"call {name or 'of an expression'}")
@@ -397,7 +415,7 @@ def _add(left: Any, right: Any) -> Any:
     raise NotStatic("+ of mixed values")
 
 
-def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+def keyword_of(node: ast.Call, name: str) -> ast.expr | None:
     for keyword in node.keywords:
         if keyword.arg == name:
             return keyword.value
@@ -435,178 +453,3 @@ def _class_member(cls: Block, name: str) -> Binding | Block:
     if name in cls.children:
         return cls.children[name]
     raise NotStatic(f"{cls.qualname} has no static {name}")
-
-
-# -- references ----------------------------------------------------------------
-
-
-def resolve_name(module: Module, dotted: str, modules: Modules | None) -> Value:
-    """The value a reference's name (after '::') stands for in a parsed module.
-
-    The name is read left to right: class and function names step into their
-    blocks; then comes the name bound there (`NAME`, a class's `NAME` or
-    `self.NAME`, a function's local); any further parts index into the value
-    (dict keys, list positions, a call's keyword arguments). A name no
-    assignment binds may be the keyword of a call in that block
-    (`answer.system` is the `system=` of the first call in `answer` that
-    passes one); a name that ends at a function is its returned value.
-    """
-    parts = dotted.split(".")
-    block = module.top
-    i = 0
-    while i < len(parts) and parts[i] in block.children:
-        if parts[i] in block.bindings:
-            break
-        block = block.children[parts[i]]
-        i += 1
-    evaluator = Evaluator(modules)
-    if i == len(parts):
-        node = block.return_node() if block.kind == "function" else None
-        if node is None:
-            raise NotStatic(f"'{dotted}' is a {block.kind} with no value to read")
-        return _navigate(evaluator, node, block, [], dotted)
-    binding = _binding(block, parts[i])
-    if binding is not None:
-        evaluator.touched.add(f"{module.path}::{binding.qualname}")
-        evaluator._active.add((module.path, binding.qualname))
-        rest = parts[i + 1 :]
-        found = _navigate(evaluator, binding.node, binding.block, rest, dotted)
-        if not rest:
-            found.line = binding.line
-        return found
-    call = keyword_call(block, parts[i])
-    if call is None:
-        raise LookupError(dotted)
-    node = _keyword(call, parts[i])
-    assert node is not None
-    return _navigate(evaluator, node, block, parts[i + 1 :], dotted)
-
-
-def _binding(block: Block, name: str) -> Binding | None:
-    binding = block.bindings.get(name)
-    if binding is None and block.kind == "class":
-        binding = block.attributes.get(name)
-    return binding
-
-
-def keyword_call(block: Block, name: str) -> ast.Call | None:
-    """The call a reference `scope.name` means when no assignment binds name.
-
-    It is the first call in the block, in source order, that passes name= .
-    """
-    if name in block.locals or name in block.imports or name in block.children:
-        return None
-    for call in block.calls():
-        if _keyword(call, name) is not None:
-            return call
-    return None
-
-
-def _navigate(
-    evaluator: Evaluator, node: ast.expr, block: Block, parts: list[str], dotted: str
-) -> Value:
-    for i, part in enumerate(parts):
-        node, block = _follow(evaluator, node, block)
-        step = _step(node, part)
-        if step is None:
-            value = evaluator.value(node, block)
-            return Value(
-                _index(value, parts[i:], dotted), node.lineno, evaluator.touched
-            )
-        node = step
-    value = evaluator.value(node, block)
-    return Value(value, node.lineno, evaluator.touched)
-
-
-def _follow(
-    evaluator: Evaluator, node: ast.expr, block: Block
-) -> tuple[ast.expr, Block]:
-    """Through names and attributes to the node they are bound to."""
-    for _ in range(64):
-        if not isinstance(node, (ast.Name, ast.Attribute)):
-            break
-        try:
-            target = evaluator._namespace(node, block)
-        except NotStatic:
-            break
-        if not isinstance(target, Binding):
-            break
-        evaluator.touched.add(f"{target.block.module.path}::{target.qualname}")
-        node, block = target.node, target.block
-    return node, block
-
-
-def _step(node: ast.expr, part: str) -> ast.expr | None:
-    """One part of a key path, taken in the syntax tree where it can be."""
-    if isinstance(node, ast.Dict):
-        for key, value in zip(node.keys, node.values, strict=True):
-            if isinstance(key, ast.Constant) and str(key.value) == part:
-                return value
-    elif isinstance(node, (ast.List, ast.Tuple)) and part.isdigit():
-        index = int(part)
-        if index < len(node.elts) and not isinstance(node.elts[index], ast.Starred):
-            return node.elts[index]
-    elif isinstance(node, ast.Call):
-        if part.isdigit():
-            index = int(part)
-            if index < len(node.args):
-                return node.args[index]
-        return _keyword(node, part)
-    return None
-
-
-def _index(value: Any, parts: list[str], dotted: str) -> Any:
-    for part in parts:
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise LookupError(dotted)
-    return value
-
-
-def read_value(
-    source: str, path: str, dotted: str, modules: Modules | None = None
-) -> tuple[Any, int]:
-    """The static value a name stands for in a Python file, and its line."""
-    found = read_reference(build_module(source, path), dotted, modules)
-    return found.value, found.line
-
-
-def read_reference(module: Module, dotted: str, modules: Modules | None) -> Value:
-    """Like read_value, for a parsed module, with what the value was read from."""
-    path = module.path
-    try:
-        return resolve_name(module, dotted, modules)
-    except LookupError:
-        what = (
-            "assignment, keyword or key"
-            if "." in dotted
-            else "module-level assignment to"
-        )
-        raise ConfigError(
-            f"{path}: no {what} '{dotted}'; check the name after '::' in the reference"
-        ) from None
-    except NotStatic as exc:
-        line = _line_of(module, dotted)
-        raise ConfigError(
-            f"{path}:{line}: '{dotted}' is not a literal promptbudget can "
-            f"read without running code ({exc}); assign a string or list literal"
-        ) from None
-    except RecursionError:
-        raise ConfigError(f"{path}: '{dotted}' nests too deeply to read") from None
-
-
-def _line_of(module: Module, dotted: str) -> int:
-    block = module.top
-    for part in dotted.split("."):
-        if part in block.bindings:
-            return block.bindings[part].line
-        if part in block.attributes:
-            return block.attributes[part].line
-        if part not in block.children:
-            break
-        block = block.children[part]
-    node = block.node
-    return getattr(node, "lineno", 1)

@@ -10,11 +10,13 @@ directory of budgets.yaml and never leave the repository.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from promptbudget import promptfiles, pyast
+from promptbudget import promptfiles, pyrefs
 from promptbudget.errors import ConfigError
 from promptbudget.pyblocks import modules_for
 from promptbudget.tree import Tree, join_inside, text_of
@@ -92,7 +94,7 @@ def resolve(ref: Reference, tree: Tree, origin: str) -> Resolved:
     key = ref.file_label()
     if ref.name is not None and ref.path.endswith(".py"):
         module = modules_for(tree).load(ref.path)
-        found = pyast.read_reference(module, ref.name, modules_for(tree))
+        found = pyrefs.read_reference(module, ref.name, modules_for(tree))
         touched = frozenset(found.touched)
         return Resolved(found.value, ref.path, found.line, ref.text, key, touched)
     text = text_of(tree, ref.path)
@@ -164,6 +166,30 @@ def _key_path(text: str, path: str, dotted: str) -> tuple[Any, int]:
             )
     line = marks.get(tuple(key_path), (1, 1))[0]
     return node, line
+
+
+def template_includer(tree: Tree, path: str) -> Callable[[str], tuple[str, str] | None]:
+    """Find `{% include "name" %}` beside the template or in a folder above it.
+
+    Jinja names are relative to the app's template folder, which is the
+    including file's folder or one of its parents; nothing outside the
+    repository is ever read.
+    """
+
+    def find(name: str) -> tuple[str, str] | None:
+        folder = posixpath.dirname(path)
+        while True:
+            try:
+                candidate = join_inside(folder, name, origin=path)
+                if tree.is_file(candidate):
+                    return candidate, text_of(tree, candidate)
+            except ConfigError:
+                return None
+            if not folder:
+                return None
+            folder = posixpath.dirname(folder)
+
+    return find
 
 
 def resolve_text(

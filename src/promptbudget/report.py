@@ -9,6 +9,8 @@ from typing import Any
 from promptbudget.adhoc import CountRow
 from promptbudget.budget import Row, summarize
 from promptbudget.run import Report
+from promptbudget.textable import align, signed
+from promptbudget.textable import tokens as token_cell
 
 SCHEMA_VERSION = 1
 
@@ -23,11 +25,52 @@ def render_text(report: Report) -> str:
     if reasons:
         lines.append("")
         lines.extend(reasons)
+    if report.unbudgeted:
+        if lines:
+            lines.append("")
+        lines.extend(_unbudgeted_text(report))
     lines.extend(report.notes)
     if report.rows:
         lines.append("")
-        lines.append(_footer(report.rows))
+        footer = _footer(report.rows)
+        if report.unbudgeted:
+            verdict, _, exactness = footer.partition("; ")
+            footer = f"{verdict}, {len(report.unbudgeted)} unbudgeted; {exactness}"
+        lines.append(footer)
     return "\n".join(lines) + "\n"
+
+
+def _unbudgeted_text(report: Report) -> list[str]:
+    """The artifacts no feature covers, with their (estimated) size or change."""
+    is_diff = report.command == "diff"
+    count = len(report.unbudgeted)
+    noun = "artifact" if count == 1 else "artifacts"
+    lines = [
+        f"unbudgeted: {count} {noun} no feature covers "
+        f"(discover.unbudgeted: {report.unbudgeted_policy})"
+    ]
+    header = ["kind", "reference", "line"]
+    header += ["base", "head", "delta"] if is_diff else ["tokens"]
+    table = [header]
+    for item in report.unbudgeted:
+        cells = [item.kind, item.reference, str(item.line)]
+        if is_diff:
+            cells += [
+                token_cell(item.base_tokens),
+                token_cell(item.tokens),
+                signed(item.delta),
+            ]
+        else:
+            cells.append(token_cell(item.tokens))
+        table.append(cells)
+    lines.extend(align(table, {2, 3, 4, 5}))
+    if report.unbudgeted_policy == "error":
+        lines.append(
+            "unbudgeted artifacts are an error here (discover.unbudgeted: error): "
+            "reference each from a feature in budgets.yaml, or leave it out with "
+            "discover.exclude"
+        )
+    return lines
 
 
 def _table(report: Report) -> list[str]:
@@ -107,8 +150,30 @@ def render_json(report: Report) -> str:
         "base": report.base,
         "results": [_json_row(row, report.command == "diff") for row in report.rows],
         "summary": summarize(report.rows),
+        "unbudgeted": {
+            "policy": report.unbudgeted_policy,
+            "artifacts": [
+                _json_unbudgeted(item, report.command == "diff")
+                for item in report.unbudgeted
+            ],
+        },
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def _json_unbudgeted(item: Any, is_diff: bool) -> dict[str, Any]:
+    entry = {
+        "kind": item.kind,
+        "reference": item.reference,
+        "path": item.path,
+        "line": item.line,
+        "tokens": item.tokens,
+        "exact": False,
+    }
+    if is_diff:
+        entry["base_tokens"] = item.base_tokens
+        entry["delta"] = item.delta
+    return entry
 
 
 def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from typing import Any
 
 from promptbudget.config import Config, Feature, Slot
 from promptbudget.errors import ConfigError
-from promptbudget.refs import Resolved, resolve_int, resolve_text, resolve_tools
+from promptbudget.refs import (
+    Resolved,
+    resolve_int,
+    resolve_text,
+    resolve_tools,
+    template_includer,
+)
 from promptbudget.templates import FormatText, parse_template
 from promptbudget.tree import Tree
 
@@ -119,7 +125,12 @@ def _messages(
             found = resolve_text(message.template, config.base_dir, tree, where)[0]
             part = _part("template", found)
             parts.append(part)
-            template = parse_template(found.value, found.path, found.line)
+            includer = template_includer(tree, found.path)
+            template = parse_template(found.value, found.path, found.line, includer)
+            for included in template.includes:
+                parts.append(
+                    Part("template", included, included, 1, frozenset({included}))
+                )
             for slot in template.slots:
                 used.setdefault(slot, part)
             content = template.rendered

@@ -10,11 +10,20 @@ from pathlib import Path
 
 from promptbudget import gitutil
 from promptbudget.budget import Row, judge
-from promptbudget.config import CONFIG_NAME, Config, load_config
+from promptbudget.config import CONFIG_NAME, Config, DiscoverSettings, load_config
 from promptbudget.counting import Count, Counter, Job
+from promptbudget.discovery import Discovery, cover, discover
 from promptbudget.errors import ConfigError, GitError, PromptBudgetError
 from promptbudget.request import Assembly, assemble, request_for
 from promptbudget.tree import GitTree, Tree, WorkTree
+from promptbudget.unbudgeted import (
+    Estimator,
+    Unbudgeted,
+    compare_with_base,
+    estimate_artifact,
+    estimate_model,
+    find_unbudgeted,
+)
 
 
 @dataclass
@@ -32,6 +41,14 @@ class Report:
     rows: list[Row]
     base: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    unbudgeted: list[Unbudgeted] = field(default_factory=list)
+    unbudgeted_policy: str = "ignore"  # discover.unbudgeted of budgets.yaml
+
+    def failed(self) -> bool:
+        """A budget exceeded, or unbudgeted artifacts where they are an error."""
+        if any(row.status == "over" for row in self.rows):
+            return True
+        return self.unbudgeted_policy == "error" and bool(self.unbudgeted)
 
 
 def find_workspace(cwd: Path, config_option: str | None) -> Workspace:
@@ -105,11 +122,23 @@ def jobs_for(assemblies: dict[str, Assembly]) -> list[Job]:
     ]
 
 
-def check(ws: Workspace, counter: Counter, files: list[str] | None = None) -> Report:
+def check(
+    ws: Workspace,
+    counter: Counter,
+    files: list[str] | None = None,
+    *,
+    estimator: Estimator,
+    warn: Callable[[str], None],
+) -> Report:
     tree = WorkTree(ws.root)
     config = load_config(tree, ws.config_path)
-    assemblies = assemble_all(config, tree)
+    every = assemble_all(config, tree)
+    assemblies = every
     report = Report("check", [])
+    if config.discover.unbudgeted != "ignore":
+        report.unbudgeted_policy = config.discover.unbudgeted
+        only = [f for f in files if tree_has(tree, f)] if files is not None else None
+        report.unbudgeted = find_unbudgeted(tree, config, every, estimator, warn, only)
     if files is not None:
         chosen = select_features(config, assemblies, files)
         assemblies = {name: assemblies[name] for name in chosen}
@@ -124,6 +153,13 @@ def check(ws: Workspace, counter: Counter, files: list[str] | None = None) -> Re
             judge(row, a.feature.budget, a, config.path)
             report.rows.append(row)
     return report
+
+
+def tree_has(tree: Tree, path: str) -> bool:
+    try:
+        return tree.is_file(path)
+    except PromptBudgetError:
+        return False
 
 
 def _row(name: str, model: str, a: Assembly, counts: dict[str, Count]) -> Row:
@@ -168,16 +204,29 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
 
 
 def diff(
-    ws: Workspace, counter: Counter, ref: str, warn: Callable[[str], None]
+    ws: Workspace,
+    counter: Counter,
+    ref: str,
+    warn: Callable[[str], None],
+    *,
+    estimator: Estimator,
 ) -> Report:
     commit, merge_base = resolve_base(ws, ref)
     head_tree = WorkTree(ws.root)
     head_config = load_config(head_tree, ws.config_path)
     head = assemble_all(head_config, head_tree)
     base = _base_assemblies(ws, merge_base, ref, warn)
+    report = Report("diff", [], base={"ref": ref, "commit": merge_base})
+    if head_config.discover.unbudgeted != "ignore":
+        report.unbudgeted_policy = head_config.discover.unbudgeted
+        report.unbudgeted = find_unbudgeted(
+            head_tree, head_config, head, estimator, warn
+        )
+        base_tree = GitTree(ws.root, merge_base, f"{ref} ({merge_base[:7]})")
+        model = estimate_model(head_config)
+        compare_with_base(report.unbudgeted, base_tree, model, estimator)
 
     counts = counter.count_all(jobs_for(head) + jobs_for(base))
-    report = Report("diff", [], base={"ref": ref, "commit": merge_base})
     for name, a in head.items():
         for model in a.feature.models:
             row = _row(name, model, a, counts)
@@ -239,6 +288,60 @@ def _base_assemblies(
                 f"feature {name} cannot be assembled at {tree.label} ({exc}); "
                 "shown as new"
             )
+    return assemblies
+
+
+@dataclass
+class Inventory:
+    """What discover reports: the artifacts, the model their estimates are for."""
+
+    discovery: Discovery
+    model: str
+    config_path: str | None
+
+
+def discover_job(
+    cwd: Path,
+    config_option: str | None,
+    estimator: Estimator,
+    warn: Callable[[str], None],
+) -> Inventory:
+    """Find every artifact, mark what budgets.yaml covers, estimate each one."""
+    ws = _optional_workspace(cwd, config_option)
+    tree = WorkTree(ws.root)
+    config = load_config(tree, ws.config_path) if ws.config_path else None
+    settings = config.discover if config is not None else DiscoverSettings()
+    skip = {ws.config_path} if ws.config_path else set()
+    found = discover(tree, settings, skip=skip, warn=warn)
+    if config is not None:
+        cover(found, _assemble_what_can_be(config, tree, warn))
+    model = estimate_model(config)
+    for artifact in found.artifacts:
+        if artifact.kind != "call":
+            artifact.tokens = estimate_artifact(artifact, model, estimator)
+    return Inventory(found, model, ws.config_path or None)
+
+
+def _optional_workspace(cwd: Path, config_option: str | None) -> Workspace:
+    """The workspace, with config_path "" when there is no budgets.yaml yet."""
+    try:
+        return find_workspace(cwd, config_option)
+    except ConfigError:
+        if config_option is not None:
+            raise
+    top = gitutil.toplevel(cwd)
+    return Workspace((top or cwd).resolve(), "", top is not None)
+
+
+def _assemble_what_can_be(
+    config: Config, tree: Tree, warn: Callable[[str], None]
+) -> dict[str, Assembly]:
+    assemblies = {}
+    for name, feature in config.features.items():
+        try:
+            assemblies[name] = assemble(feature, config, tree)
+        except PromptBudgetError as exc:
+            warn(f"feature {name} cannot be assembled ({exc}); it covers nothing")
     return assemblies
 
 

@@ -8,11 +8,15 @@ access to real Python objects: every slot is the empty string.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from promptbudget.errors import ConfigError
 
 JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
+
+# Finds an included template by the name `{% include %}` gives: its path and text.
+Includer = Callable[[str], "tuple[str, str] | None"]
 
 
 class FormatText(str):
@@ -28,12 +32,14 @@ class Template:
     """A template's slots and its text with every slot rendered empty.
 
     repeated names the slots a Jinja `{% for x in slot %}` loops over: their
-    worst case is naturally top_k × chunk_tokens.
+    worst case is naturally top_k × chunk_tokens. includes are the paths of
+    the templates `{% include %}` and `{% extends %}` pulled in.
     """
 
     slots: tuple[str, ...]
     rendered: str
     repeated: tuple[str, ...] = ()
+    includes: tuple[str, ...] = ()
 
 
 def is_jinja(text: str, path: str) -> bool:
@@ -52,22 +58,37 @@ def is_template(text: str, path: str) -> bool:
         return False
 
 
-def parse_template(text: str, path: str, line: int = 1) -> Template:
+def parse_template(
+    text: str, path: str, line: int = 1, include: Includer | None = None
+) -> Template:
     """Slots and empty rendering of a Jinja or str.format template."""
     if is_jinja(text, path):
-        return _jinja(text, path, line)
+        return _jinja(text, path, line, include)
     return _format(text, path, line)
 
 
-def _jinja(text: str, path: str, line: int) -> Template:
-    from jinja2 import TemplateError, TemplateSyntaxError, meta
+def _jinja(text: str, path: str, line: int, include: Includer | None) -> Template:
+    from jinja2 import FunctionLoader, TemplateError, TemplateSyntaxError, meta
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(keep_trailing_newline=True, autoescape=False)
+    loaded: dict[str, str] = {}
+
+    def load(name: str) -> str | None:
+        found = include(name) if include is not None else None
+        if found is None:
+            return None
+        loaded[found[0]] = found[1]
+        return found[1]
+
+    env = SandboxedEnvironment(
+        keep_trailing_newline=True, autoescape=False, loader=FunctionLoader(load)
+    )
     try:
         tree = env.parse(text)
-        slots = sorted(meta.find_undeclared_variables(tree))
-        rendered = env.from_string(tree).render({name: "" for name in slots})
+        names = set(meta.find_undeclared_variables(tree))
+        rendered = env.from_string(tree).render({name: "" for name in names})
+        for source in loaded.values():
+            names |= meta.find_undeclared_variables(env.parse(source))
     except TemplateSyntaxError as exc:
         at = line + (exc.lineno or 1) - 1
         raise ConfigError(
@@ -77,7 +98,8 @@ def _jinja(text: str, path: str, line: int) -> Template:
         raise ConfigError(
             f"{path}:{line}: template cannot be rendered with empty slots: {exc}"
         ) from None
-    return Template(tuple(slots), rendered, _looped_over(tree, set(slots)))
+    slots = tuple(sorted(names))
+    return Template(slots, rendered, _looped_over(tree, names), tuple(loaded))
 
 
 def _looped_over(tree: object, slots: set[str]) -> tuple[str, ...]:

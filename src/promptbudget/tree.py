@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Protocol
 
-from promptbudget.errors import ConfigError
+from promptbudget.errors import ConfigError, GitError
 from promptbudget.gitutil import run_git
 
 # The count_tokens endpoint rejects requests over 32 MB; refuse larger files
@@ -35,6 +35,8 @@ class Tree(Protocol):
     def is_dir(self, path: str) -> bool: ...
 
     def glob(self, pattern: str) -> list[str]: ...
+
+    def list_files(self) -> list[str]: ...
 
 
 def join_inside(base_dir: str, reference_path: str, *, origin: str) -> str:
@@ -123,6 +125,30 @@ class WorkTree:
         real = Path(os.path.realpath(path))
         return self.root in real.parents
 
+    def list_files(self) -> list[str]:
+        """Tracked and untracked-but-not-ignored files, as git lists them.
+
+        Outside a git repository, every file below root except hidden folders.
+        """
+        try:
+            out = run_git(
+                ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                self.root,
+            )
+        except GitError:
+            return self._walk()
+        names = out.decode("utf-8", "surrogateescape").split("\x00")
+        return sorted({name for name in names if name})
+
+    def _walk(self) -> list[str]:
+        found = []
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            base = Path(folder).relative_to(self.root).as_posix()
+            for name in files:
+                found.append(name if base == "." else f"{base}/{name}")
+        return sorted(found)
+
 
 class GitTree:
     """The files of one commit, read through git without checking anything out."""
@@ -192,11 +218,18 @@ class GitTree:
         return sorted(
             name
             for name, (mode, kind, _) in self._listing().items()
-            if kind == "blob" and mode != "120000" and _glob_match(name, pattern)
+            if kind == "blob" and mode != "120000" and glob_match(name, pattern)
+        )
+
+    def list_files(self) -> list[str]:
+        return sorted(
+            name
+            for name, (mode, kind, _) in self._listing().items()
+            if kind == "blob" and mode != "120000"
         )
 
 
-def _glob_match(name: str, pattern: str) -> bool:
+def glob_match(name: str, pattern: str) -> bool:
     """pathlib-style matching: `*` stays within a folder, `**/` spans folders."""
     return _glob_regex(pattern).fullmatch(name) is not None
 

@@ -1,0 +1,308 @@
+"""Artifacts no feature covers: discover marks them, check and diff report them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from promptbudget.cli import cli
+from promptbudget.estimate import estimate_text
+
+from project import SYSTEM_PROMPT, Project
+
+PLANNER = "You plan support work for the week. List the tickets by urgency.\n"
+PLANNER_MODULE = f"PLANNER_SYSTEM = {PLANNER!r}\n"
+MODEL = "claude-sonnet-4-6"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def tokens(text: str) -> int:
+    return estimate_text(text, MODEL)
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch) -> Project:
+    project = Project(tmp_path / "repo").init().write_support_app()
+    project.commit("support app")
+    monkeypatch.chdir(project.root)
+    return project
+
+
+def set_policy(app: Project, policy: str) -> None:
+    app.append("budgets.yaml", f"discover:\n  unbudgeted: {policy}\n")
+
+
+def test_fully_budgeted_app_reports_nothing_extra(app, fake_api_env):
+    result = invoke("check")
+
+    assert result.exit_code == 0
+    assert "unbudgeted" not in result.stdout
+    assert result.stdout.splitlines()[-1] == "3 ok; all counts exact"
+
+
+def test_check_warns_about_an_unbudgeted_prompt(app, fake_api_env):
+    app.write("app/agent.py", PLANNER_MODULE)
+
+    result = invoke("check")
+
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[4:] == [
+        "",
+        "unbudgeted: 1 artifact no feature covers (discover.unbudgeted: warn)",
+        "kind    reference                     line  tokens",
+        f"system  app/agent.py::PLANNER_SYSTEM     1{'~' + str(tokens(PLANNER)):>8}",
+        "",
+        "3 ok, 1 unbudgeted; all counts exact",
+    ]
+
+
+def test_unbudgeted_error_exits_1(app, fake_api_env):
+    app.write("app/agent.py", PLANNER_MODULE)
+    set_policy(app, "error")
+
+    result = invoke("check", "--format", "json")
+
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["summary"] == {"ok": 3, "warn": 0, "over": 0, "error": 0}
+    assert document["unbudgeted"] == {
+        "policy": "error",
+        "artifacts": [
+            {
+                "kind": "system",
+                "reference": "app/agent.py::PLANNER_SYSTEM",
+                "path": "app/agent.py",
+                "line": 1,
+                "tokens": tokens(PLANNER),
+                "exact": False,
+            }
+        ],
+    }
+    text = invoke("check")
+    assert text.exit_code == 1
+    assert (
+        "unbudgeted artifacts are an error here (discover.unbudgeted: error): "
+        "reference each from a feature in budgets.yaml, or leave it out with "
+        "discover.exclude"
+    ) in text.stdout
+
+
+def test_unbudgeted_ignore_does_not_look(app, fake_api_env):
+    app.write("app/agent.py", PLANNER_MODULE)
+    set_policy(app, "ignore")
+
+    result = invoke("check", "--format", "json")
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["unbudgeted"] == {
+        "policy": "ignore",
+        "artifacts": [],
+    }
+
+
+def test_covering_it_from_a_feature_clears_it(app, fake_api_env):
+    app.write("app/agent.py", PLANNER_MODULE)
+    app.append(
+        "budgets.yaml",
+        "  plan_week:\n"
+        "    system: app/agent.py::PLANNER_SYSTEM\n"
+        "    budget: {max_input_tokens: 500}\n",
+    )
+
+    result = invoke("check", "--format", "json")
+
+    assert json.loads(result.stdout)["unbudgeted"]["artifacts"] == []
+
+
+def test_check_with_files_reports_only_those_files(app, fake_api_env):
+    app.write("app/agent.py", PLANNER_MODULE)
+    app.write("prompts/digest.md", "Summarise yesterday's tickets in five lines.\n")
+
+    result = invoke("check", "--format", "json", "prompts/digest.md")
+
+    document = json.loads(result.stdout)
+    assert document["results"] == []
+    assert [a["reference"] for a in document["unbudgeted"]["artifacts"]] == [
+        "prompts/digest.md"
+    ]
+    assert result.exit_code == 0
+
+
+def test_diff_shows_how_unbudgeted_artifacts_changed(app, fake_api_env):
+    app.write("app/agent.py", PLANNER_MODULE)
+    app.commit("planner")
+    app.git("checkout", "-q", "-b", "feature")
+    grown = PLANNER + "Group them by customer and add one line of context each.\n"
+    app.write("app/agent.py", f"PLANNER_SYSTEM = {grown!r}\n")
+    app.write("prompts/new_helper.md", "You draft polite replies to angry customers.\n")
+
+    result = invoke("diff", "main", "--format", "json")
+
+    assert result.exit_code == 0
+    artifacts = json.loads(result.stdout)["unbudgeted"]["artifacts"]
+    assert [
+        (a["reference"], a["base_tokens"], a["tokens"], a["delta"]) for a in artifacts
+    ] == [
+        (
+            "app/agent.py::PLANNER_SYSTEM",
+            tokens(PLANNER),
+            tokens(grown),
+            tokens(grown) - tokens(PLANNER),
+        ),
+        (
+            "prompts/new_helper.md",
+            None,
+            tokens("You draft polite replies to angry customers.\n"),
+            None,
+        ),
+    ]
+    text = invoke("diff", "main").stdout.splitlines()
+    start = text.index(
+        "unbudgeted: 2 artifacts no feature covers (discover.unbudgeted: warn)"
+    )
+    assert text[start + 1].split() == [
+        "kind",
+        "reference",
+        "line",
+        "base",
+        "head",
+        "delta",
+    ]
+    assert text[start + 2].split() == [
+        "system",
+        "app/agent.py::PLANNER_SYSTEM",
+        "1",
+        f"~{tokens(PLANNER)}",
+        f"~{tokens(grown)}",
+        f"+{tokens(grown) - tokens(PLANNER)}",
+    ]
+
+
+def test_discover_marks_coverage_per_feature(app):
+    app.write("app/agent.py", PLANNER_MODULE)
+
+    result = invoke("discover")
+
+    assert result.exit_code == 0
+    rows = [line.split() for line in result.stdout.splitlines()]
+    chars = f"{len(SYSTEM_PROMPT):,}"
+    assert rows[0] == ["kind", "reference", "line", "chars", "tokens", "features"]
+    assert rows[1:7] == [
+        [
+            "system",
+            "app/agent.py::PLANNER_SYSTEM",
+            "1",
+            str(len(PLANNER)),
+            f"~{tokens(PLANNER)}",
+            "unbudgeted",
+        ],
+        [
+            "tools",
+            "app/tools.py::ANSWER_TOOLS",
+            "1",
+            rows[2][3],
+            rows[2][4],
+            "answer_question",
+        ],
+        [
+            "template",
+            "prompts/answer_rag.j2",
+            "1",
+            rows[3][3],
+            rows[3][4],
+            "answer_question",
+        ],
+        [
+            "system",
+            "prompts/answer_system.md",
+            "1",
+            chars,
+            f"~{tokens(SYSTEM_PROMPT)}",
+            "answer_question",
+        ],
+        [
+            "system",
+            "prompts/classify.md",
+            "1",
+            rows[5][3],
+            rows[5][4],
+            "classify_intent",
+        ],
+        [],
+    ]
+    assert (
+        rows[7]
+        == (
+            "5 found (3 system prompts, 1 tool list, 1 template); 1 unbudgeted in "
+            "budgets.yaml; ~ tokens are offline estimates for claude-sonnet-4-6"
+        ).split()
+    )
+
+
+def test_discover_without_budgets_yaml(tmp_path, monkeypatch):
+    project = Project(tmp_path / "repo").init()
+    project.write("app/agent.py", PLANNER_MODULE)
+    monkeypatch.chdir(project.root)
+
+    result = invoke("discover", "--format", "json")
+
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["config"] is None
+    assert document["artifacts"] == [
+        {
+            "kind": "system",
+            "reference": "app/agent.py::PLANNER_SYSTEM",
+            "path": "app/agent.py",
+            "line": 1,
+            "features": [],
+            "covered": False,
+            "chars": len(PLANNER),
+            "tokens": tokens(PLANNER),
+            "exact": False,
+            "slots": [],
+            "repeated": [],
+        }
+    ]
+    assert document["summary"] == {
+        "system": 1,
+        "tools": 0,
+        "template": 0,
+        "call": 0,
+        "unbudgeted": 1,
+    }
+    text = invoke("discover").stdout.splitlines()
+    assert text[-1] == (
+        "1 found (1 system prompt); no budgets.yaml covers them yet "
+        "(promptbudget init writes one); ~ tokens are offline estimates for "
+        "claude-sonnet-4-6"
+    )
+
+
+def test_discover_in_an_empty_repository(tmp_path, monkeypatch):
+    monkeypatch.chdir(Project(tmp_path / "repo").init().root)
+
+    result = invoke("discover")
+
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "no system prompts, tools, templates or Messages API calls found\n",
+    )
+
+
+def test_bad_discover_settings_are_one_line(app):
+    app.append("budgets.yaml", "discover:\n  unbudgted: error\n")
+
+    result = invoke("discover")
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "promptbudget: error: budgets.yaml:22:3: unknown key 'unbudgted' in "
+        "discover; did you mean 'unbudgeted'?\n"
+    )
