@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptbudget.errors import ConfigError
-from promptbudget.templates import FormatText, is_template, parse_template
+from promptbudget.templates import (
+    is_system_template,
+    is_template,
+    parse_template,
+)
 
 KINDS = ("system", "tools", "template", "call")
 
@@ -176,7 +180,7 @@ class Artifact:
             return ""
         if self.kind == "tools":
             return json.dumps(self.value, ensure_ascii=False, separators=(",", ":"))
-        if self.kind == "system" and not isinstance(self.value, FormatText):
+        if self.kind == "system" and not is_system_template(self.value, self.path):
             return str(self.value)
         return rendered(self.value, self.path)
 
@@ -184,6 +188,6 @@ class Artifact:
     def slots(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if not isinstance(self.value, str):
             return (), ()
-        if isinstance(self.value, FormatText) or self.kind == "template":
+        if self.kind == "template" or is_system_template(self.value, self.path):
             return slots_of(self.value, self.path)
         return (), ()

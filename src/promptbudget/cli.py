@@ -341,6 +341,33 @@ def discover(fmt: str, config_path: str | None, verbose: int) -> None:
     click.echo(DISCOVERY_REPORTERS[fmt](inventory), nl=False)
 
 
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing budgets.yaml.")
+@counting_command
+def init(force: bool, fmt: str, config_path: str | None, counter: Any) -> None:
+    """Write a budgets.yaml proposal from the Messages API calls found.
+
+    Each call site becomes a feature named after its enclosing function, with
+    the system prompts, tools and message templates it sends, its model and
+    max_tokens where they are literal, and an allowance for every slot. Each
+    feature is counted as check counts it (exact with ANTHROPIC_API_KEY, else
+    estimated); its budget is that count plus 25%, rounded up to the next 100.
+    The file is written at the repository root unless --config says where;
+    an existing one is kept unless --force is given.
+
+    \b
+    Examples:
+      promptbudget init
+      promptbudget init --offline --config services/chat/budgets.yaml
+      promptbudget init --force
+    """
+    from promptbudget.init_report import REPORTERS as INIT_REPORTERS
+    from promptbudget.proposal import init_job
+
+    proposal = init_job(Path.cwd(), config_path, force, counter, warn)
+    click.echo(INIT_REPORTERS[fmt](proposal), nl=False)
+
+
 def _default_base() -> str:
     github_base = os.environ.get("GITHUB_BASE_REF")
     return f"origin/{github_base}" if github_base else "main"

@@ -23,7 +23,7 @@ from promptbudget.refs import (
     resolve_tools,
     template_includer,
 )
-from promptbudget.templates import FormatText, parse_template
+from promptbudget.templates import is_system_template, parse_template
 from promptbudget.tree import Tree
 
 PROBE_TEXT = "Hi"
@@ -71,7 +71,7 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
         for found in resolve_text(ref, config.base_dir, tree, f"{origin}.system"):
             part = _part("system", found)
             parts.append(part)
-            text = _rendered(found, part, used)
+            text = _system_text(found, part, used, tree, parts)
             if text.strip():
                 system.append({"type": "text", "text": text})
 
@@ -98,14 +98,23 @@ def _part(kind: str, found: Resolved) -> Part:
     return Part(kind, found.reference, found.path, found.line, covers)
 
 
-def _rendered(found: Resolved, part: Part, used: dict[str, Part]) -> str:
-    """System text; an f-string or .format template from code has its slots emptied."""
-    if not isinstance(found.value, FormatText):
+def _system_text(
+    found: Resolved, part: Part, used: dict[str, Part], tree: Tree, parts: list[Part]
+) -> str:
+    """System text as sent; a template is rendered with its slots empty."""
+    if not is_system_template(found.value, found.path):
         return str(found.value)
-    template = parse_template(found.value, found.path, found.line)
+    includer = template_includer(tree, found.path)
+    template = parse_template(found.value, found.path, found.line, includer)
+    _add_includes(template.includes, parts)
     for slot in template.slots:
         used.setdefault(slot, part)
     return template.rendered
+
+
+def _add_includes(includes: tuple[str, ...], parts: list[Part]) -> None:
+    for included in includes:
+        parts.append(Part("template", included, included, 1, frozenset({included})))
 
 
 def _messages(
@@ -127,10 +136,7 @@ def _messages(
             parts.append(part)
             includer = template_includer(tree, found.path)
             template = parse_template(found.value, found.path, found.line, includer)
-            for included in template.includes:
-                parts.append(
-                    Part("template", included, included, 1, frozenset({included}))
-                )
+            _add_includes(template.includes, parts)
             for slot in template.slots:
                 used.setdefault(slot, part)
             content = template.rendered

@@ -48,6 +48,14 @@ def is_jinja(text: str, path: str) -> bool:
     return path.endswith(JINJA_SUFFIXES) or "{{" in text or "{%" in text
 
 
+def is_system_template(text: str, path: str) -> bool:
+    """A system prompt filled in at run time: an f-string, .format text or Jinja file.
+
+    Plain text from a .md or .txt file is sent as written, braces and all.
+    """
+    return isinstance(text, FormatText) or path.endswith(JINJA_SUFFIXES)
+
+
 def is_template(text: str, path: str) -> bool:
     """Whether text has placeholders at all (Jinja markers or format fields)."""
     if isinstance(text, FormatText) or is_jinja(text, path):
