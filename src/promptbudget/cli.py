@@ -146,7 +146,7 @@ def _counter(settings: dict[str, Any]) -> Any:
 
 def _emit(report: Any, fmt: str) -> None:
     click.echo(REPORTERS[fmt](report), nl=False)
-    if any(row.status == "over" for row in report.rows):
+    if report.problems or any(row.status == "over" for row in report.rows):
         sys.exit(EXIT_OVER)
 
 
@@ -176,9 +176,21 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path())
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Exit 1 when the lockfile is stale (a request changed, its entry did not).",
+)
+@click.option(
+    "--verify-lock",
+    is_flag=True,
+    help="Recount every lockfile entry with the API and report any that differ.",
+)
 @counting_command
 def check(
     files: tuple[str, ...],
+    locked: bool,
+    verify_lock: bool,
     fmt: str,
     config_path: str | None,
     counter: Any,
@@ -199,7 +211,8 @@ def check(
     cwd = Path.cwd()
     ws = run.find_workspace(cwd, config_path)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
-    _emit(run.check(ws, counter, selected), fmt)
+    report = run.check(ws, counter, selected, locked=locked, verify_lock=verify_lock)
+    _emit(report, fmt)
 
 
 @cli.command()
@@ -284,6 +297,27 @@ def count(
     total = adhoc.totals(rows) if len(loaded) > 1 else []
     render = render_count_json if fmt == "json" else render_count_text
     click.echo(render(rows, total), nl=False)
+
+
+@cli.command()
+@counting_command
+def lock(fmt: str, config_path: str | None, counter: Any) -> None:
+    """Write the lockfile named in budgets.yaml from exact counts.
+
+    Needs ANTHROPIC_API_KEY. Commit the lockfile: check and diff then use its
+    entries as exact counts where no key is available (fork pull requests,
+    laptops), as long as the request they were counted for is unchanged.
+
+    \b
+    Examples:
+      promptbudget lock
+      promptbudget check --locked
+    """
+    from promptbudget import run
+
+    ws = run.find_workspace(Path.cwd(), config_path)
+    path, entries = run.lock(ws, counter)
+    click.echo(f"wrote {path} ({entries} entries)")
 
 
 def gitutil_root(cwd: Path) -> Path:

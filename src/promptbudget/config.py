@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptbudget.errors import ConfigError
-from promptbudget.tree import Tree, text_of
+from promptbudget.tree import Tree, join_inside, text_of
 from promptbudget.yamlload import Marks, load_yaml
 
 CONFIG_NAME = "budgets.yaml"
@@ -90,6 +90,7 @@ class Config:
     models: tuple[str, ...]
     features: dict[str, Feature]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    lockfile: str | None = None  # repository-relative
 
 
 def load_config(tree: Tree, path: str) -> Config:
@@ -134,7 +135,17 @@ def parse_config(text: str, path: str) -> Config:
     for name, body in features_raw.items():
         features[str(name)] = checker.feature(str(name), body, models)
     base_dir = posixpath.dirname(path)
-    return Config(path, base_dir, models, features, raw)
+    lockfile = None
+    if raw.get("lockfile") is not None:
+        value = raw["lockfile"]
+        if not isinstance(value, str) or not value.strip():
+            raise checker.error(
+                ("lockfile",), "must be a path such as promptbudget.lock"
+            )
+        lockfile = join_inside(
+            base_dir, value.strip(), origin=checker.at(("lockfile",))
+        )
+    return Config(path, base_dir, models, features, raw, lockfile)
 
 
 class _Checker:

@@ -68,14 +68,21 @@ class Counter:
         self.cache = cache
         self.api = api
         self.warn = warn
+        # Exact counts from lockfiles, by request key; consulted before the cache.
+        self.locked: dict[str, int] = {}
 
     def count_all(self, jobs: list[Job]) -> dict[str, Count]:
         """A Count for every job's key."""
         unique = {job.key: job for job in jobs}
-        counts: dict[str, Count] = {}
+        counts: dict[str, Count] = {
+            key: Count(self.locked[key], True, "lock")
+            for key in unique
+            if key in self.locked
+        }
 
         if self.cache is not None:
-            for key, tokens in self.cache.get_many(list(unique)).items():
+            wanted = [key for key in unique if key not in counts]
+            for key, tokens in self.cache.get_many(wanted).items():
                 counts[key] = Count(tokens, True, "cache")
         missing = [job for key, job in unique.items() if key not in counts]
         if not missing:
@@ -100,6 +107,34 @@ class Counter:
         if failed:
             counts.update(self._estimate(failed))
         return counts
+
+    def recount(self, jobs: list[Job]) -> dict[str, int]:
+        """Exact counts straight from the API, past lockfile and cache.
+
+        Used to write and to verify lockfiles: any count that cannot be made
+        exactly is an error (exit 3), never an estimate.
+        """
+        if self.options.offline or not has_credentials(self.env):
+            raise CountError(
+                "writing or verifying the lockfile needs exact counts; "
+                "set ANTHROPIC_API_KEY (and drop --offline)"
+            )
+        unique = list({job.key: job for job in jobs}.values())
+        strict, self.options.strict = self.options.strict, True
+        try:
+            exact, _ = self._ask_api(unique)
+        finally:
+            self.options.strict = strict
+        if self.cache is not None:
+            self.cache.put_many(
+                [(job.key, job.request["model"], exact[job.key]) for job in unique]
+            )
+        return exact
+
+    def estimate(self, request: dict[str, Any]) -> int:
+        from promptbudget import estimate
+
+        return estimate.estimate_request(request)
 
     def _why_estimates(self) -> None:
         if self.options.strict:

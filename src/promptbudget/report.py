@@ -24,6 +24,9 @@ def render_text(report: Report) -> str:
         lines.append("")
         lines.extend(reasons)
     lines.extend(report.notes)
+    if report.problems:
+        lines.append("")
+        lines.extend(report.problems)
     if report.rows:
         lines.append("")
         lines.append(_footer(report.rows))
@@ -107,6 +110,7 @@ def render_json(report: Report) -> str:
         "base": report.base,
         "results": [_json_row(row, report.command == "diff") for row in report.rows],
         "summary": summarize(report.rows),
+        "problems": report.problems,
     }
     return json.dumps(document, indent=2) + "\n"
 

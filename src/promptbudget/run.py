@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from promptbudget import gitutil
+from promptbudget import gitutil, lockfile
 from promptbudget.budget import Row, judge
 from promptbudget.config import CONFIG_NAME, Config, load_config
 from promptbudget.counting import Count, Counter, Job
@@ -32,6 +32,8 @@ class Report:
     rows: list[Row]
     base: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    # Failures that are not one feature's budget (a stale lockfile): exit 1.
+    problems: list[str] = field(default_factory=list)
 
 
 def find_workspace(cwd: Path, config_option: str | None) -> Workspace:
@@ -105,11 +107,23 @@ def jobs_for(assemblies: dict[str, Assembly]) -> list[Job]:
     ]
 
 
-def check(ws: Workspace, counter: Counter, files: list[str] | None = None) -> Report:
+def check(
+    ws: Workspace,
+    counter: Counter,
+    files: list[str] | None = None,
+    *,
+    locked: bool = False,
+    verify_lock: bool = False,
+) -> Report:
     tree = WorkTree(ws.root)
     config = load_config(tree, ws.config_path)
     assemblies = assemble_all(config, tree)
     report = Report("check", [])
+    lock_entries = _use_lock(counter, tree, config)
+    if locked or verify_lock:
+        report.problems.extend(
+            _lock_problems(config, assemblies, lock_entries, counter, verify_lock)
+        )
     if files is not None:
         chosen = select_features(config, assemblies, files)
         assemblies = {name: assemblies[name] for name in chosen}
@@ -124,6 +138,73 @@ def check(ws: Workspace, counter: Counter, files: list[str] | None = None) -> Re
             judge(row, a.feature.budget, a, config.path)
             report.rows.append(row)
     return report
+
+
+def _use_lock(counter: Counter, tree: Tree, config: Config) -> list[lockfile.Entry]:
+    """Hand a lockfile's exact counts to the counter; return its entries."""
+    if config.lockfile is None:
+        return []
+    entries = lockfile.read_lock(tree, config.lockfile)
+    counter.locked.update({entry.key: entry.tokens for entry in entries})
+    return entries
+
+
+def lock_entries(
+    assemblies: dict[str, Assembly], counts: dict[str, int]
+) -> list[lockfile.Entry]:
+    return [
+        lockfile.Entry(name, job.request["model"], job.key, counts[job.key])
+        for name, a in assemblies.items()
+        for job in jobs_for({name: a})
+    ]
+
+
+def _lock_problems(
+    config: Config,
+    assemblies: dict[str, Assembly],
+    entries: list[lockfile.Entry],
+    counter: Counter,
+    verify: bool,
+) -> list[str]:
+    if config.lockfile is None:
+        raise ConfigError(
+            f"{config.path}: --locked needs a lockfile; add 'lockfile: "
+            "promptbudget.lock' and run promptbudget lock"
+        )
+    keys = {job.key: 0 for job in jobs_for(assemblies)}
+    stale = lockfile.stale_entries(lock_entries(assemblies, keys), entries)
+    fix = "; run promptbudget lock"
+    problems = [f"{config.lockfile}: {problem}{fix}" for problem in stale]
+    if verify:
+        wanted = [job for job in jobs_for(assemblies) if job.key in counter.locked]
+        actual = counter.recount(wanted)
+        for entry in entries:
+            if entry.key in actual and actual[entry.key] != entry.tokens:
+                problems.append(
+                    f"{config.lockfile}: {entry.feature} on {entry.model} says "
+                    f"{entry.tokens:,} but count_tokens answers "
+                    f"{actual[entry.key]:,}{fix}"
+                )
+    return problems
+
+
+def lock(ws: Workspace, counter: Counter) -> tuple[str, int]:
+    """Count every feature exactly and write the lockfile; its path and size."""
+    tree = WorkTree(ws.root)
+    config = load_config(tree, ws.config_path)
+    if config.lockfile is None:
+        raise ConfigError(
+            f"{config.path}: has no lockfile; add 'lockfile: promptbudget.lock' first"
+        )
+    assemblies = assemble_all(config, tree)
+    counts = counter.recount(jobs_for(assemblies))
+    entries = lock_entries(assemblies, counts)
+    target = ws.root / config.lockfile
+    text = lockfile.render_lock(entries)
+    partial = target.with_name(target.name + ".tmp")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
+    return config.lockfile, len(entries)
 
 
 def _row(name: str, model: str, a: Assembly, counts: dict[str, Count]) -> Row:
@@ -174,7 +255,8 @@ def diff(
     head_tree = WorkTree(ws.root)
     head_config = load_config(head_tree, ws.config_path)
     head = assemble_all(head_config, head_tree)
-    base = _base_assemblies(ws, merge_base, ref, warn)
+    _use_lock(counter, head_tree, head_config)
+    base = _base_assemblies(ws, counter, merge_base, ref, warn)
 
     counts = counter.count_all(jobs_for(head) + jobs_for(base))
     report = Report("diff", [], base={"ref": ref, "commit": merge_base})
@@ -183,14 +265,18 @@ def diff(
             row = _row(name, model, a, counts)
             previous = base.get(name)
             if previous is not None and model in previous.feature.models:
-                old = _row(name, model, previous, counts)
-                row.base_input_tokens = old.input_tokens
-                row.base_exact = old.exact
-                assert row.input_tokens is not None and old.input_tokens is not None
-                row.delta = row.input_tokens - old.input_tokens
-                row.change = (
-                    "same" if row.delta == 0 and previous.body == a.body else "changed"
-                )
+                _compare(row, _row(name, model, previous, counts))
+                if not row.exact and row.base_exact:
+                    _anchor(
+                        row,
+                        counter,
+                        request_for(a.body, model),
+                        request_for(previous.body, model),
+                        counts,
+                        previous,
+                    )
+                same_request = previous.body == a.body
+                row.change = "same" if row.delta == 0 and same_request else "changed"
             else:
                 row.change = "new"
             judge(row, a.feature.budget, a, head_config.path)
@@ -200,26 +286,42 @@ def diff(
             if name in head and model in head[name].feature.models:
                 continue
             old = _row(name, model, previous, counts)
-            report.rows.append(
-                Row(
-                    name,
-                    model,
-                    None,
-                    0,
-                    old.exact,
-                    None,
-                    None,
-                    "ok",
-                    base_input_tokens=old.input_tokens,
-                    base_exact=old.exact,
-                    change="removed",
-                )
-            )
+            removed = Row(name, model, None, 0, old.exact, None, None, change="removed")
+            removed.base_input_tokens, removed.base_exact = old.input_tokens, old.exact
+            report.rows.append(removed)
     return report
 
 
+def _compare(row: Row, old: Row) -> None:
+    assert row.input_tokens is not None and old.input_tokens is not None
+    row.base_input_tokens = old.input_tokens
+    row.base_exact = old.exact
+    row.delta = row.input_tokens - old.input_tokens
+
+
+def _anchor(
+    row: Row,
+    counter: Counter,
+    head_request: dict[str, Any],
+    base_request: dict[str, Any],
+    counts: dict[str, Count],
+    previous: Assembly,
+) -> None:
+    """Head estimated, base exact: exact base plus the estimated difference."""
+    base_exact = counts[Job(base_request, "").key].input_tokens
+    moved = counter.estimate(head_request) - counter.estimate(base_request)
+    row.input_tokens = base_exact + moved + row.reserved_tokens
+    row.source = "anchored"
+    assert row.base_input_tokens is not None
+    row.delta = row.input_tokens - row.base_input_tokens
+
+
 def _base_assemblies(
-    ws: Workspace, commit: str, ref: str, warn: Callable[[str], None]
+    ws: Workspace,
+    counter: Counter,
+    commit: str,
+    ref: str,
+    warn: Callable[[str], None],
 ) -> dict[str, Assembly]:
     tree = GitTree(ws.root, commit, f"{ref} ({commit[:7]})")
     if not tree.is_file(ws.config_path):
@@ -230,6 +332,10 @@ def _base_assemblies(
     except PromptBudgetError as exc:
         warn(f"cannot read the base's budgets ({exc}); every feature is new")
         return {}
+    try:
+        _use_lock(counter, tree, config)
+    except PromptBudgetError as exc:
+        warn(f"ignoring the base's lockfile ({exc})")
     assemblies = {}
     for name, feature in config.features.items():
         try:
@@ -240,7 +346,3 @@ def _base_assemblies(
                 "shown as new"
             )
     return assemblies
-
-
-def environment() -> Mapping[str, str]:
-    return os.environ
