@@ -35,9 +35,13 @@ def render_text(report: Report) -> str:
 
 def _table(report: Report) -> list[str]:
     is_diff = report.command == "diff"
+    priced = any(row.cost_per_call is not None for row in report.rows)
     header = ["feature", "model"]
     header += ["base", "head", "delta"] if is_diff else ["input"]
-    header += ["budget", "use", "status", "source"]
+    header += ["budget", "use"]
+    if priced:
+        header += ["$/call", "$ delta"] if is_diff else ["$/call"]
+    header += ["status", "source"]
     if is_diff:
         header.append("change")
     table = [header]
@@ -51,19 +55,41 @@ def _table(report: Report) -> list[str]:
             ]
         else:
             cells.append(_tokens(row.input_tokens, row.exact))
-        cells += [_budget(row), _use(row), row.status, row.source or "-"]
+        cells += [_budget(row), _use(row)]
+        if priced:
+            cells.append(_dollars(row.cost_per_call))
+            if is_diff:
+                cells.append(_cost_delta(row))
+        cells += [row.status, row.source or "-"]
         if is_diff:
-            cells.append(row.change or "-")
+            cells.append(_change(row))
         table.append(cells)
-    numeric = {2, 3, 4, 5, 6} if is_diff else {2, 3, 4}
+    first_text = header.index("status")
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     return [
         "  ".join(
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            cell.rjust(widths[i]) if 2 <= i < first_text else cell.ljust(widths[i])
             for i, cell in enumerate(r)
         ).rstrip()
         for r in table
     ]
+
+
+def _dollars(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _cost_delta(row: Row) -> str:
+    if row.cost_per_call is None or row.base_cost_per_call is None:
+        return "-"
+    change = row.cost_per_call - row.base_cost_per_call
+    return "0" if abs(change) < 0.00005 else f"{change:+.4f}"
+
+
+def _change(row: Row) -> str:
+    if row.base_model is not None:
+        return f"changed (was {row.base_model})"
+    return row.change or "-"
 
 
 def _tokens(value: int | None, exact: bool | None) -> str:
@@ -127,6 +153,8 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         "status": row.status,
         "messages": row.reasons,
     }
+    item["max_tokens"] = row.max_tokens
+    item["cost_per_call"] = _rounded(row.cost_per_call)
     if row.location is not None:
         item["path"], item["line"] = row.location
     if is_diff:
@@ -134,7 +162,13 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         item["base_exact"] = row.base_exact
         item["delta"] = row.delta
         item["change"] = row.change
+        item["base_model"] = row.base_model
+        item["base_cost_per_call"] = _rounded(row.base_cost_per_call)
     return item
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def render_count_text(rows: list[CountRow], total: list[CountRow]) -> str:

@@ -16,7 +16,9 @@ from typing import Any
 
 from promptbudget.config import Config, Feature, Slot
 from promptbudget.errors import ConfigError
+from promptbudget.pricing import Price
 from promptbudget.refs import Resolved, resolve_int, resolve_text, resolve_tools
+from promptbudget.routes import Route
 from promptbudget.templates import parse_template
 from promptbudget.tree import Tree
 
@@ -42,16 +44,24 @@ class Assembly:
     reserved: int
     parts: list[Part] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
+    models: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    prices: dict[str, Price] = field(default_factory=dict)
 
     def location(self) -> tuple[str, int] | None:
         """The first artifact's file and line, to point a reader at."""
-        return (self.parts[0].path, self.parts[0].line) if self.parts else None
+        content = [p for p in self.parts if p.kind in ("system", "tools", "template")]
+        first = (content or self.parts or [None])[0]
+        return (first.path, first.line) if first is not None else None
 
 
-def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
+def assemble(
+    feature: Feature, config: Config, tree: Tree, routes: dict[str, Route] | None = None
+) -> Assembly:
     """Build the request body for a feature from the files of one tree."""
     origin = f"{config.path}: features.{feature.name}"
     parts: list[Part] = []
+    models, max_tokens = _routing(feature, config, routes or {}, parts)
 
     system = []
     for ref in feature.system:
@@ -75,7 +85,30 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
     if tools:
         body["tools"] = tools
     files = {part.path for part in parts}
-    return Assembly(feature, body, reserved, parts, files)
+    return Assembly(
+        feature, body, reserved, parts, files, models, max_tokens, config.prices
+    )
+
+
+def _routing(
+    feature: Feature, config: Config, routes: dict[str, Route], parts: list[Part]
+) -> tuple[tuple[str, ...], int | None]:
+    """The models and max_tokens: the feature's own, else its route, else defaults."""
+    route = routes.get(feature.name)
+    models = feature.models
+    if not models and route is not None:
+        models = (route.model,)
+        parts.append(Part("routes", route.model, route.path, route.line))
+    models = models or config.models
+    if not models:
+        raise ConfigError(
+            f"{feature.origin}: features.{feature.name} has no models and no route "
+            f"named '{feature.name}' in {config.routes}; add models: [...] to it"
+        )
+    max_tokens = feature.max_tokens
+    if max_tokens is None and route is not None:
+        max_tokens = route.max_tokens
+    return models, max_tokens
 
 
 def _part(kind: str, found: Resolved) -> Part:

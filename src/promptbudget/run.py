@@ -6,14 +6,15 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from promptbudget import gitutil, lockfile
 from promptbudget.budget import Row, judge
 from promptbudget.config import CONFIG_NAME, Config, load_config
 from promptbudget.counting import Count, Counter, Job
 from promptbudget.errors import ConfigError, GitError, PromptBudgetError
+from promptbudget.pricing import cost_per_call, price_for
 from promptbudget.request import Assembly, assemble, request_for
+from promptbudget.routes import load_routes
 from promptbudget.tree import GitTree, Tree, WorkTree
 
 
@@ -93,8 +94,9 @@ def select_features(
 
 
 def assemble_all(config: Config, tree: Tree) -> dict[str, Assembly]:
+    routes = load_routes(config, tree)
     return {
-        name: assemble(feature, config, tree)
+        name: assemble(feature, config, tree, routes)
         for name, feature in config.features.items()
     }
 
@@ -103,7 +105,7 @@ def jobs_for(assemblies: dict[str, Assembly]) -> list[Job]:
     return [
         Job(request_for(a.body, model), f"{name} on {model}")
         for name, a in assemblies.items()
-        for model in a.feature.models
+        for model in a.models
     ]
 
 
@@ -133,7 +135,7 @@ def check(
 
     counts = counter.count_all(jobs_for(assemblies))
     for name, a in assemblies.items():
-        for model in a.feature.models:
+        for model in a.models:
             row = _row(name, model, a, counts)
             judge(row, a.feature.budget, a, config.path)
             report.rows.append(row)
@@ -209,15 +211,19 @@ def lock(ws: Workspace, counter: Counter) -> tuple[str, int]:
 
 def _row(name: str, model: str, a: Assembly, counts: dict[str, Count]) -> Row:
     count = counts[Job(request_for(a.body, model), "").key]
+    tokens = count.input_tokens + a.reserved
+    price = price_for(model, a.prices)
     return Row(
         feature=name,
         model=model,
-        input_tokens=count.input_tokens + a.reserved,
+        input_tokens=tokens,
         reserved_tokens=a.reserved,
         exact=count.exact,
         source=count.source,
         max_input_tokens=a.feature.budget.max_input_tokens,
         location=a.location(),
+        max_tokens=a.max_tokens,
+        cost_per_call=cost_per_call(tokens, a.max_tokens, price) if price else None,
     )
 
 
@@ -261,59 +267,82 @@ def diff(
     counts = counter.count_all(jobs_for(head) + jobs_for(base))
     report = Report("diff", [], base={"ref": ref, "commit": merge_base})
     for name, a in head.items():
-        for model in a.feature.models:
+        previous = base.get(name)
+        pairs = _pair_models(a.models, previous.models if previous else ())
+        for model in a.models:
             row = _row(name, model, a, counts)
-            previous = base.get(name)
-            if previous is not None and model in previous.feature.models:
-                _compare(row, _row(name, model, previous, counts))
-                if not row.exact and row.base_exact:
-                    _anchor(
-                        row,
-                        counter,
-                        request_for(a.body, model),
-                        request_for(previous.body, model),
-                        counts,
-                        previous,
-                    )
-                same_request = previous.body == a.body
-                row.change = "same" if row.delta == 0 and same_request else "changed"
+            if previous is not None and model in pairs:
+                _compare(row, _row(name, pairs[model], previous, counts))
+                _explain_change(row, counter, a, previous, pairs[model], counts)
             else:
                 row.change = "new"
             judge(row, a.feature.budget, a, head_config.path)
             report.rows.append(row)
     for name, previous in base.items():
-        for model in previous.feature.models:
-            if name in head and model in head[name].feature.models:
+        paired = (
+            _pair_models(head[name].models, previous.models) if name in head else {}
+        )
+        for model in previous.models:
+            if model in paired.values():
                 continue
             old = _row(name, model, previous, counts)
             removed = Row(name, model, None, 0, old.exact, None, None, change="removed")
             removed.base_input_tokens, removed.base_exact = old.input_tokens, old.exact
+            removed.base_cost_per_call = old.cost_per_call
             report.rows.append(removed)
     return report
+
+
+def _pair_models(head: tuple[str, ...], base: tuple[str, ...]) -> dict[str, str]:
+    """Head model -> base model it is compared with.
+
+    The same model pairs with itself; when a feature moved from exactly one
+    model to exactly one other (a routing change), those two pair, so the
+    move shows as a change in tokens and cost rather than a new feature.
+    """
+    pairs = {model: model for model in head if model in base}
+    added = [m for m in head if m not in pairs]
+    dropped = [m for m in base if m not in pairs.values()]
+    if len(added) == 1 and len(dropped) == 1:
+        pairs[added[0]] = dropped[0]
+    return pairs
 
 
 def _compare(row: Row, old: Row) -> None:
     assert row.input_tokens is not None and old.input_tokens is not None
     row.base_input_tokens = old.input_tokens
     row.base_exact = old.exact
+    row.base_cost_per_call = old.cost_per_call
     row.delta = row.input_tokens - old.input_tokens
+    if old.model != row.model:
+        row.base_model = old.model
 
 
-def _anchor(
+def _explain_change(
     row: Row,
     counter: Counter,
-    head_request: dict[str, Any],
-    base_request: dict[str, Any],
+    head: Assembly,
+    base: Assembly,
+    base_model: str,
     counts: dict[str, Count],
-    previous: Assembly,
 ) -> None:
-    """Head estimated, base exact: exact base plus the estimated difference."""
-    base_exact = counts[Job(base_request, "").key].input_tokens
-    moved = counter.estimate(head_request) - counter.estimate(base_request)
-    row.input_tokens = base_exact + moved + row.reserved_tokens
-    row.source = "anchored"
-    assert row.base_input_tokens is not None
-    row.delta = row.input_tokens - row.base_input_tokens
+    """Anchor an estimated head on an exact base, and name the change."""
+    head_request = request_for(head.body, row.model)
+    base_request = request_for(base.body, base_model)
+    if not row.exact and row.base_exact and base_model == row.model:
+        # exact base plus the estimated difference (source: anchored)
+        base_tokens = counts[Job(base_request, "").key].input_tokens
+        moved = counter.estimate(head_request) - counter.estimate(base_request)
+        row.input_tokens = base_tokens + moved + row.reserved_tokens
+        row.source = "anchored"
+        assert row.base_input_tokens is not None
+        row.delta = row.input_tokens - row.base_input_tokens
+    unchanged = (
+        head_request == base_request
+        and head.max_tokens == base.max_tokens
+        and row.delta == 0
+    )
+    row.change = "same" if unchanged else "changed"
 
 
 def _base_assemblies(
@@ -337,9 +366,14 @@ def _base_assemblies(
     except PromptBudgetError as exc:
         warn(f"ignoring the base's lockfile ({exc})")
     assemblies = {}
+    try:
+        routes = load_routes(config, tree)
+    except PromptBudgetError as exc:
+        warn(f"cannot read the base's routes ({exc}); every feature is new")
+        return {}
     for name, feature in config.features.items():
         try:
-            assemblies[name] = assemble(feature, config, tree)
+            assemblies[name] = assemble(feature, config, tree, routes)
         except PromptBudgetError as exc:
             warn(
                 f"feature {name} cannot be assembled at {tree.label} ({exc}); "
