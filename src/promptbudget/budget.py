@@ -32,6 +32,9 @@ class Row:
     cost_per_call: float | None = None
     base_cost_per_call: float | None = None
     base_model: str | None = None  # diff: the model the base called, if it moved
+    # --explain: (part, base tokens or None, head tokens or None), and whether exact
+    parts: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    parts_exact: bool = True
 
 
 def judge(

@@ -182,6 +182,9 @@ def cli() -> None:
     help="Exit 1 when the lockfile is stale (a request changed, its entry did not).",
 )
 @click.option(
+    "--explain", is_flag=True, help="Break each feature's count down by part."
+)
+@click.option(
     "--verify-lock",
     is_flag=True,
     help="Recount every lockfile entry with the API and report any that differ.",
@@ -190,6 +193,7 @@ def cli() -> None:
 def check(
     files: tuple[str, ...],
     locked: bool,
+    explain: bool,
     verify_lock: bool,
     fmt: str,
     config_path: str | None,
@@ -211,15 +215,23 @@ def check(
     cwd = Path.cwd()
     ws = run.find_workspace(cwd, config_path)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
-    report = run.check(ws, counter, selected, locked=locked, verify_lock=verify_lock)
+    report = run.check(
+        ws, counter, selected, locked=locked, verify_lock=verify_lock, explain=explain
+    )
     _emit(report, fmt)
 
 
 @cli.command()
 @click.argument("base", required=False)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Break each changed feature down by part: which file grew, by how much.",
+)
 @counting_command
 def diff(
     base: str | None,
+    explain: bool,
     fmt: str,
     config_path: str | None,
     counter: Any,
@@ -239,7 +251,7 @@ def diff(
 
     ws = run.find_workspace(Path.cwd(), config_path)
     ref = base or _default_base()
-    _emit(run.diff(ws, counter, ref, warn), fmt)
+    _emit(run.diff(ws, counter, ref, warn, explain=explain), fmt)
 
 
 @cli.command()

@@ -19,6 +19,10 @@ def render_text(report: Report) -> str:
         lines.append(f"base: {report.base['ref']} ({report.base['commit'][:12]})")
     if report.rows:
         lines.extend(_table(report))
+    explained = [row for row in report.rows if row.parts]
+    for row in explained:
+        lines.append("")
+        lines.extend(_parts(row))
     reasons = [reason for row in report.rows for reason in row.reasons]
     if reasons:
         lines.append("")
@@ -70,6 +74,36 @@ def _table(report: Report) -> list[str]:
         "  ".join(
             cell.rjust(widths[i]) if 2 <= i < first_text else cell.ljust(widths[i])
             for i, cell in enumerate(r)
+        ).rstrip()
+        for r in table
+    ]
+
+
+def _parts(row: Row) -> list[str]:
+    mark = "" if row.parts_exact else "~"
+    title = f"{row.feature} on {row.model}, by part"
+    if not row.parts_exact:
+        title += " (~ estimated)"
+    table = [["part", "base", "head", "delta"]]
+    for label, before, after in row.parts:
+        change = (after or 0) - (before or 0)
+        table.append(
+            [
+                label,
+                "-" if before is None else f"{mark}{before:,}",
+                "-" if after is None else f"{mark}{after:,}",
+                "0" if change == 0 else f"{change:+,}",
+            ]
+        )
+    if row.change is None:
+        table = [[cells[0], cells[2]] for cells in table]
+        table[0][1] = "tokens"
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    return [title] + [
+        "  "
+        + "  ".join(
+            c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+            for i, c in enumerate(r)
         ).rstrip()
         for r in table
     ]
@@ -153,6 +187,12 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         "status": row.status,
         "messages": row.reasons,
     }
+    if row.parts:
+        item["parts"] = [
+            {"part": label, "base_tokens": before, "tokens": after}
+            for label, before, after in row.parts
+        ]
+        item["parts_exact"] = row.parts_exact
     item["max_tokens"] = row.max_tokens
     item["cost_per_call"] = _rounded(row.cost_per_call)
     if row.location is not None:

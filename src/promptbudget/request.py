@@ -47,6 +47,8 @@ class Assembly:
     models: tuple[str, ...] = ()
     max_tokens: int | None = None
     prices: dict[str, Price] = field(default_factory=dict)
+    # What each system block, tool and message came from, in request order.
+    labels: list[str] = field(default_factory=list)
 
     def location(self) -> tuple[str, int] | None:
         """The first artifact's file and line, to point a reader at."""
@@ -61,6 +63,7 @@ def assemble(
     """Build the request body for a feature from the files of one tree."""
     origin = f"{config.path}: features.{feature.name}"
     parts: list[Part] = []
+    labels: list[str] = []
     models, max_tokens = _routing(feature, config, routes or {}, parts)
 
     system = []
@@ -69,14 +72,18 @@ def assemble(
             parts.append(_part("system", found))
             if found.value.strip():
                 system.append({"type": "text", "text": found.value})
+                labels.append(f"system {found.reference}")
 
     tools = []
     for ref in feature.tools:
         for found in resolve_tools(ref, config.base_dir, tree, f"{origin}.tools"):
             parts.append(_part("tools", found))
             tools.append(found.value)
+            labels.append(f"tool {found.value['name']} ({found.reference})")
 
     messages, used_slots = _messages(feature, config, tree, origin, parts)
+    for i, message in enumerate(feature.messages):
+        labels.append(f"{message.role} message {message.template or f'{i + 1} (text)'}")
     reserved = _reserved(feature, config, tree, used_slots, parts)
 
     body: dict[str, Any] = {"messages": messages}
@@ -86,7 +93,15 @@ def assemble(
         body["tools"] = tools
     files = {part.path for part in parts}
     return Assembly(
-        feature, body, reserved, parts, files, models, max_tokens, config.prices
+        feature,
+        body,
+        reserved,
+        parts,
+        files,
+        models,
+        max_tokens,
+        config.prices,
+        labels,
     )
 
 

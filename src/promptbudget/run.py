@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptbudget import gitutil, lockfile
+from promptbudget import explain, gitutil, lockfile
 from promptbudget.budget import Row, judge
 from promptbudget.config import CONFIG_NAME, Config, load_config
 from promptbudget.counting import Count, Counter, Job
@@ -116,6 +116,7 @@ def check(
     *,
     locked: bool = False,
     verify_lock: bool = False,
+    explain: bool = False,
 ) -> Report:
     tree = WorkTree(ws.root)
     config = load_config(tree, ws.config_path)
@@ -139,7 +140,46 @@ def check(
             row = _row(name, model, a, counts)
             judge(row, a.feature.budget, a, config.path)
             report.rows.append(row)
+    if explain:
+        _explain(report.rows, assemblies, {}, counter)
     return report
+
+
+def _explain(
+    rows: list[Row],
+    head: dict[str, Assembly],
+    base: dict[str, Assembly],
+    counter: Counter,
+) -> None:
+    """Break changed rows down by part (all rows in check), with extra counts."""
+    chosen = [r for r in rows if r.change in (None, "changed", "new")]
+    wanted: list[Job] = []
+    for row in chosen:
+        wanted.extend(explain.jobs(head[row.feature], row.model))
+        if row.change == "changed":
+            wanted.extend(explain.jobs(base[row.feature], row.base_model or row.model))
+    counts = counter.count_all(wanted)
+    for row in chosen:
+        now = explain.breakdown(head[row.feature], row.model, counts)
+        then = []
+        if row.change == "changed":
+            then = explain.breakdown(
+                base[row.feature], row.base_model or row.model, counts
+            )
+        row.parts = _align(then, now)
+        row.parts_exact = all(counts[job.key].exact for job in wanted)
+
+
+def _align(
+    base: list[tuple[str, int]], head: list[tuple[str, int]]
+) -> list[tuple[str, int | None, int | None]]:
+    """Parts of both sides by label, in head order, base-only parts last."""
+    before = dict(base)
+    after = dict(head)
+    labels = [label for label, _ in head] + [
+        name for name, _ in base if name not in after
+    ]
+    return [(label, before.get(label), after.get(label)) for label in labels]
 
 
 def _use_lock(counter: Counter, tree: Tree, config: Config) -> list[lockfile.Entry]:
@@ -255,7 +295,12 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
 
 
 def diff(
-    ws: Workspace, counter: Counter, ref: str, warn: Callable[[str], None]
+    ws: Workspace,
+    counter: Counter,
+    ref: str,
+    warn: Callable[[str], None],
+    *,
+    explain: bool = False,
 ) -> Report:
     commit, merge_base = resolve_base(ws, ref)
     head_tree = WorkTree(ws.root)
@@ -290,6 +335,8 @@ def diff(
             removed.base_input_tokens, removed.base_exact = old.input_tokens, old.exact
             removed.base_cost_per_call = old.cost_per_call
             report.rows.append(removed)
+    if explain:
+        _explain(report.rows, head, base, counter)
     return report
 
 
