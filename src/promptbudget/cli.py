@@ -129,6 +129,7 @@ def _counter(settings: dict[str, Any]) -> Any:
     from promptbudget.api import ApiCounter
     from promptbudget.cache import CountCache, cache_dir
     from promptbudget.counting import Counter, CountOptions
+    from promptbudget.progress import progress_for
 
     env = dict(os.environ)
     cache = None if settings["no_cache"] else CountCache(cache_dir(env), warn)
@@ -141,7 +142,7 @@ def _counter(settings: dict[str, Any]) -> Any:
             env, max_retries=settings["max_retries"], max_wait=settings["max_wait"]
         )
 
-    return Counter(env, options, cache, api, warn)
+    return Counter(env, options, cache, api, warn, progress_for(env))
 
 
 def _emit(report: Any, fmt: str) -> None:

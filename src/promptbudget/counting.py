@@ -41,6 +41,16 @@ class ExactCounter(Protocol):
     def count(self, request: dict[str, Any], label: str) -> int: ...
 
 
+class Progress(Protocol):
+    """Shows requests as they finish; the CLI's is a rich bar on a terminal."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Cache(Protocol):
     def get_many(self, keys: list[str]) -> dict[str, int]: ...
 
@@ -62,12 +72,14 @@ class Counter:
         cache: Cache | None,
         api: Callable[[], ExactCounter],
         warn: Callable[[str], None],
+        progress: Progress | None = None,
     ) -> None:
         self.env = env
         self.options = options
         self.cache = cache
         self.api = api
         self.warn = warn
+        self.progress = progress
         # Exact counts from lockfiles, by request key; consulted before the cache.
         self.locked: dict[str, int] = {}
 
@@ -131,6 +143,14 @@ class Counter:
             )
         return exact
 
+    def _collect(self, finished: Any) -> list[tuple[Job, int | None, str | None]]:
+        results = []
+        for result in finished:
+            results.append(result)
+            if self.progress is not None:
+                self.progress.advance()
+        return results
+
     def estimate(self, request: dict[str, Any]) -> int:
         from promptbudget import estimate
 
@@ -162,21 +182,27 @@ class Counter:
                 return job, None, str(exc)
 
         workers = max(1, min(self.options.jobs, len(jobs)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for job, tokens, problem in pool.map(one, jobs):
-                if tokens is not None:
-                    exact[job.key] = tokens
-                    continue
-                if self.options.strict:
-                    raise CountError(
-                        f"count_tokens failed for {job.label} ({problem}) and --strict "
-                        "allows no estimate; retry later"
-                    )
-                self.warn(
-                    f"count_tokens failed for {job.label} ({problem}); "
-                    "using an estimate"
+        if self.progress is not None:
+            self.progress.start(len(jobs))
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = self._collect(pool.map(one, jobs))
+        finally:
+            if self.progress is not None:
+                self.progress.stop()
+        for job, tokens, problem in results:
+            if tokens is not None:
+                exact[job.key] = tokens
+                continue
+            if self.options.strict:
+                raise CountError(
+                    f"count_tokens failed for {job.label} ({problem}) and --strict "
+                    "allows no estimate; retry later"
                 )
-                failed.append(job)
+            self.warn(
+                f"count_tokens failed for {job.label} ({problem}); using an estimate"
+            )
+            failed.append(job)
         return exact, failed
 
     def _estimate(self, jobs: list[Job]) -> dict[str, Count]:
