@@ -132,6 +132,7 @@ def test_text_table(app, fake_api_env):
         "input",
         "budget",
         "use",
+        "$/call",
         "status",
         "source",
     ]
@@ -141,6 +142,7 @@ def test_text_table(app, fake_api_env):
         f"{sonnet:,}",
         "4,000",
         f"{sonnet / 4000:.0%}",
+        f"{(sonnet * 3.0 + 1024 * 15.0) / 1e6:.4f}",
         "ok",
         "api",
     ]

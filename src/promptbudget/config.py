@@ -6,7 +6,6 @@ the nearest valid key suggested for a misspelling.
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -413,5 +412,7 @@ def _dotted(key_path: tuple[Any, ...]) -> str:
 
 
 def _nearest(word: str, choices: tuple[str, ...]) -> str | None:
+    import difflib  # only on the error path
+
     found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return found[0] if found else None

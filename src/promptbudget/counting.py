@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from promptbudget.api import TransientCountError, has_credentials
 from promptbudget.errors import CountError
 from promptbudget.request import request_key
+from promptbudget.templates import TemplateStore
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Progress(Protocol):
     def stop(self) -> None: ...
 
 
-class Cache(Protocol):
+class Cache(TemplateStore, Protocol):
     def get_many(self, keys: list[str]) -> dict[str, int]: ...
 
     def put_many(self, rows: list[tuple[str, str, int]]) -> None: ...
@@ -82,6 +82,11 @@ class Counter:
         self.progress = progress
         # Exact counts from lockfiles, by request key; consulted before the cache.
         self.locked: dict[str, int] = {}
+
+    @property
+    def templates(self) -> TemplateStore | None:
+        """Where parsed templates are remembered: the count cache, if any."""
+        return self.cache
 
     def count_all(self, jobs: list[Job]) -> dict[str, Count]:
         """A Count for every job's key."""
@@ -180,6 +185,8 @@ class Counter:
                 return job, counter.count(job.request, job.label), None
             except TransientCountError as exc:
                 return job, None, str(exc)
+
+        from concurrent.futures import ThreadPoolExecutor
 
         workers = max(1, min(self.options.jobs, len(jobs)))
         if self.progress is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 PRICE_FIELDS = ("input", "output", "cache_write", "cache_read")
@@ -27,7 +27,7 @@ class Price:
 
 @cache
 def builtin_table() -> dict[str, Any]:
-    text = resources.files("promptbudget").joinpath("data/prices.json").read_text()
+    text = (Path(__file__).parent / "data" / "prices.json").read_text("utf-8")
     table: dict[str, Any] = json.loads(text)
     return table
 

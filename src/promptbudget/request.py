@@ -19,7 +19,7 @@ from promptbudget.errors import ConfigError
 from promptbudget.pricing import Price
 from promptbudget.refs import Resolved, resolve_int, resolve_text, resolve_tools
 from promptbudget.routes import Route
-from promptbudget.templates import parse_template
+from promptbudget.templates import TemplateStore, parse_template
 from promptbudget.tree import Tree
 
 PROBE_TEXT = "Hi"
@@ -58,7 +58,11 @@ class Assembly:
 
 
 def assemble(
-    feature: Feature, config: Config, tree: Tree, routes: dict[str, Route] | None = None
+    feature: Feature,
+    config: Config,
+    tree: Tree,
+    routes: dict[str, Route] | None = None,
+    store: TemplateStore | None = None,
 ) -> Assembly:
     """Build the request body for a feature from the files of one tree."""
     origin = f"{config.path}: features.{feature.name}"
@@ -81,7 +85,7 @@ def assemble(
             tools.append(found.value)
             labels.append(f"tool {found.value['name']} ({found.reference})")
 
-    messages, used_slots = _messages(feature, config, tree, origin, parts)
+    messages, used_slots = _messages(feature, config, tree, origin, parts, store)
     for i, message in enumerate(feature.messages):
         labels.append(f"{message.role} message {message.template or f'{i + 1} (text)'}")
     reserved = _reserved(feature, config, tree, used_slots, parts)
@@ -131,7 +135,12 @@ def _part(kind: str, found: Resolved) -> Part:
 
 
 def _messages(
-    feature: Feature, config: Config, tree: Tree, origin: str, parts: list[Part]
+    feature: Feature,
+    config: Config,
+    tree: Tree,
+    origin: str,
+    parts: list[Part],
+    store: TemplateStore | None,
 ) -> tuple[list[dict[str, str]], dict[str, Part]]:
     messages = []
     used: dict[str, Part] = {}
@@ -143,7 +152,7 @@ def _messages(
             found = resolve_text(message.template, config.base_dir, tree, where)[0]
             part = _part("template", found)
             parts.append(part)
-            template = parse_template(found.value, found.path, found.line)
+            template = parse_template(found.value, found.path, found.line, store)
             for slot in template.slots:
                 used.setdefault(slot, part)
             content = template.rendered

@@ -15,6 +15,7 @@ from promptbudget.errors import ConfigError, GitError, PromptBudgetError
 from promptbudget.pricing import cost_per_call, price_for
 from promptbudget.request import Assembly, assemble, request_for
 from promptbudget.routes import load_routes
+from promptbudget.templates import TemplateStore
 from promptbudget.tree import GitTree, Tree, WorkTree
 
 
@@ -93,10 +94,12 @@ def select_features(
     return [name for name, a in assemblies.items() if a.files & wanted]
 
 
-def assemble_all(config: Config, tree: Tree) -> dict[str, Assembly]:
+def assemble_all(
+    config: Config, tree: Tree, store: TemplateStore | None = None
+) -> dict[str, Assembly]:
     routes = load_routes(config, tree)
     return {
-        name: assemble(feature, config, tree, routes)
+        name: assemble(feature, config, tree, routes, store)
         for name, feature in config.features.items()
     }
 
@@ -120,7 +123,7 @@ def check(
 ) -> Report:
     tree = WorkTree(ws.root)
     config = load_config(tree, ws.config_path)
-    assemblies = assemble_all(config, tree)
+    assemblies = assemble_all(config, tree, counter.templates)
     report = Report("check", [])
     lock_entries = _use_lock(counter, tree, config)
     if locked or verify_lock:
@@ -238,7 +241,7 @@ def lock(ws: Workspace, counter: Counter) -> tuple[str, int]:
         raise ConfigError(
             f"{config.path}: has no lockfile; add 'lockfile: promptbudget.lock' first"
         )
-    assemblies = assemble_all(config, tree)
+    assemblies = assemble_all(config, tree, counter.templates)
     counts = counter.recount(jobs_for(assemblies))
     entries = lock_entries(assemblies, counts)
     target = ws.root / config.lockfile
@@ -305,7 +308,7 @@ def diff(
     commit, merge_base = resolve_base(ws, ref)
     head_tree = WorkTree(ws.root)
     head_config = load_config(head_tree, ws.config_path)
-    head = assemble_all(head_config, head_tree)
+    head = assemble_all(head_config, head_tree, counter.templates)
     _use_lock(counter, head_tree, head_config)
     base = _base_assemblies(ws, counter, merge_base, ref, warn)
 
@@ -420,7 +423,9 @@ def _base_assemblies(
         return {}
     for name, feature in config.features.items():
         try:
-            assemblies[name] = assemble(feature, config, tree, routes)
+            assemblies[name] = assemble(
+                feature, config, tree, routes, counter.templates
+            )
         except PromptBudgetError as exc:
             warn(
                 f"feature {name} cannot be assembled at {tree.label} ({exc}); "
