@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from promptbudget import diag
 from promptbudget.templates import Template
 
 FILE_NAME = "counts.sqlite3"
@@ -54,6 +55,7 @@ class CountCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open()
+            diag.info("count cache %s", self.path)
         except sqlite3.DatabaseError:
             self._set_aside()
         except OSError as exc:

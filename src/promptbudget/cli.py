@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -12,11 +11,9 @@ from typing import Any
 
 import click
 
-from promptbudget import __version__
+from promptbudget import __version__, diag
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
 from promptbudget.report import REPORTERS
-
-log = logging.getLogger("promptbudget")
 
 FORMATS = tuple(REPORTERS)
 COUNTING_SETTINGS = ("offline", "strict", "no_cache", "jobs", "max_retries", "max_wait")
@@ -41,7 +38,10 @@ class Group(click.Group):
             click.echo("promptbudget: interrupted", err=True)
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            log.debug("internal error", exc_info=True)
+            if diag.LEVEL["verbose"] >= 2:
+                import traceback
+
+                traceback.print_exc()
             click.echo(
                 f"promptbudget: internal error: {type(exc).__name__}: {exc} "
                 "(run with -vv for details and report it)",
@@ -109,18 +109,17 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup_logging(verbose: int) -> None:
-    level = (
-        logging.WARNING
-        if verbose == 0
-        else logging.INFO
-        if verbose == 1
-        else logging.DEBUG
-    )
+    """-v for info, -vv for debug, on stderr; logging loads only when asked for."""
+    diag.LEVEL["verbose"] = verbose
+    if verbose == 0:
+        return
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("promptbudget: %(levelname)s: %(message)s"))
     root = logging.getLogger("promptbudget")
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
     root.propagate = False
 
 

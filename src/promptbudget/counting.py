@@ -7,17 +7,22 @@ ones fall back to an estimate with a warning, unless strict.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from promptbudget.api import TransientCountError, has_credentials
+from promptbudget import diag
 from promptbudget.errors import CountError
 from promptbudget.request import request_key
 from promptbudget.templates import TemplateStore
 
-log = logging.getLogger(__name__)
+
+class TransientCountError(Exception):
+    """The endpoint could not answer now; an estimate may stand in."""
+
+
+def has_credentials(env: Mapping[str, str]) -> bool:
+    return bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"))
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,12 @@ class Counter:
             for key, tokens in self.cache.get_many(wanted).items():
                 counts[key] = Count(tokens, True, "cache")
         missing = [job for key, job in unique.items() if key not in counts]
+        diag.info(
+            "%d requests: %d from lockfiles or cache, %d to count",
+            len(unique),
+            len(unique) - len(missing),
+            len(missing),
+        )
         if not missing:
             return counts
 
@@ -172,8 +183,6 @@ class Counter:
                 f"--strict needs exact counts, but {reason}; set ANTHROPIC_API_KEY "
                 "or drop --strict"
             )
-        if not self.options.offline:
-            log.info("no ANTHROPIC_API_KEY: counting offline, as estimates")
 
     def _ask_api(self, jobs: list[Job]) -> tuple[dict[str, int], list[Job]]:
         counter = self.api()
@@ -181,6 +190,7 @@ class Counter:
         failed: list[Job] = []
 
         def one(job: Job) -> tuple[Job, int | None, str | None]:
+            diag.debug("count_tokens for %s, request %s", job.label, job.key[:12])
             try:
                 return job, counter.count(job.request, job.label), None
             except TransientCountError as exc:

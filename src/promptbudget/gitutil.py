@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from promptbudget.errors import GitError
@@ -10,6 +9,8 @@ from promptbudget.errors import GitError
 
 def run_git(args: list[str], cwd: Path, *, binary: bool = False) -> bytes:
     """Run git with a fixed argument list; raise GitError with git's own words."""
+    import subprocess  # not needed by runs that ask git nothing
+
     try:
         done = subprocess.run(
             ["git", *args],

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptbudget import explain, gitutil, lockfile
+from promptbudget import diag, explain, gitutil, lockfile
 from promptbudget.budget import Row, judge
 from promptbudget.config import CONFIG_NAME, Config, load_config
 from promptbudget.counting import Count, Counter, Job
@@ -49,6 +49,7 @@ def find_workspace(cwd: Path, config_option: str | None) -> Workspace:
         config = _search_config(cwd, top)
     root = (top or config.parent).resolve()
     config = config.resolve()
+    diag.info("budgets %s in repository %s", config, root)
     if root not in config.parents:
         raise ConfigError(f"{config}: is outside the repository at {root}")
     return Workspace(root, config.relative_to(root).as_posix(), top is not None)
