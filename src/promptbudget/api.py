@@ -9,17 +9,11 @@ estimate, with a warning).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
+from promptbudget.counting import TransientCountError
 from promptbudget.errors import CountError
-
-log = logging.getLogger(__name__)
-
-
-class TransientCountError(Exception):
-    """The endpoint could not answer now; an estimate may stand in."""
 
 
 class WaitTooLong(Exception):
@@ -61,10 +55,6 @@ def _max_wait_middleware(anthropic: Any, max_wait: float) -> Any:
             return response
 
     return MaxWait()
-
-
-def has_credentials(env: Mapping[str, str]) -> bool:
-    return bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"))
 
 
 class ApiCounter:

@@ -85,7 +85,7 @@ def text_kind(name: str, text: str, path: str) -> str:
     """system or template, from a name and whether the text has slots."""
     if SYSTEM_WORDS.search(name.rsplit(".", 1)[-1] or posixpath.basename(path)):
         return "system"
-    if "template" in name.lower() or slots_of(text, path)[0]:
+    if "template" in name.lower() or is_template(text, path):
         return "template"
     return "system"
 

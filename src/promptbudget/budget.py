@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from promptbudget.config import Budget
+from promptbudget.config import DEFAULT_MARGIN, Budget
 from promptbudget.request import Assembly
 
 STATUSES = ("ok", "warn", "over", "error")
@@ -28,10 +28,23 @@ class Row:
     change: str | None = None  # diff only: same, changed, new, removed
     reasons: list[str] = field(default_factory=list)
     location: tuple[str, int] | None = None
+    max_tokens: int | None = None
+    cost_per_call: float | None = None
+    base_cost_per_call: float | None = None
+    base_model: str | None = None  # diff: the model the base called, if it moved
+    # --explain: (part, base tokens or None, head tokens or None), and whether exact
+    parts: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    parts_exact: bool = True
+    # An estimate close enough to its limit that the verdict could be wrong.
+    uncertain: bool = False
 
 
 def judge(
-    row: Row, budget: Budget, assembly: Assembly | None, config_path: str
+    row: Row,
+    budget: Budget,
+    assembly: Assembly | None,
+    config_path: str,
+    margin: float = DEFAULT_MARGIN,
 ) -> None:
     """Set row.status and row.reasons from the budget (and the base, in a diff)."""
     tokens = row.input_tokens
@@ -54,6 +67,26 @@ def judge(
         row.reasons.append(
             f"{label}: {_n(tokens, row.exact)} of {limit:,} tokens "
             f"({tokens / limit:.0%}), past warn_at {budget.warn_at:.0%}"
+        )
+
+    cost_limit = budget.max_cost_per_call
+    if cost_limit is not None and row.cost_per_call is not None:
+        if row.cost_per_call > cost_limit:
+            row.status = "over"
+            row.reasons.append(
+                f"{label}: ${row.cost_per_call:.4f} per call > ${cost_limit:.4f} "
+                f"(input plus max_tokens of output); {fix}lower max_tokens, route "
+                f"it to a cheaper model, or raise {knob}.max_cost_per_call in "
+                f"{config_path}"
+            )
+
+    if limit is not None and not row.exact and abs(tokens - limit) <= margin * limit:
+        row.uncertain = True
+        side = "over" if tokens > limit else "under"
+        row.reasons.append(
+            f"{label}: ~{tokens:,} is an estimate within {margin:.0%} of "
+            f"{limit:,}, so it may be wrongly {side}; set ANTHROPIC_API_KEY "
+            "(or commit a lockfile) for an exact count"
         )
 
     allowed = _allowed_increase(budget, row.base_input_tokens)
@@ -92,7 +125,11 @@ def _increase_text(budget: Budget) -> str:
 def _shorten(assembly: Assembly | None) -> str:
     if assembly is None:
         return ""
-    paths = list(dict.fromkeys(p.path for p in assembly.parts if p.kind != "slot"))
+    paths = list(
+        dict.fromkeys(
+            p.path for p in assembly.parts if p.kind not in ("slot", "routes")
+        )
+    )
     if not paths:
         return ""
     shown = ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -12,11 +11,9 @@ from typing import Any
 
 import click
 
-from promptbudget import __version__
+from promptbudget import __version__, diag
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
 from promptbudget.report import REPORTERS
-
-log = logging.getLogger("promptbudget")
 
 FORMATS = tuple(REPORTERS)
 COUNTING_SETTINGS = ("offline", "strict", "no_cache", "jobs", "max_retries", "max_wait")
@@ -41,7 +38,10 @@ class Group(click.Group):
             click.echo("promptbudget: interrupted", err=True)
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            log.debug("internal error", exc_info=True)
+            if diag.LEVEL["verbose"] >= 2:
+                import traceback
+
+                traceback.print_exc()
             click.echo(
                 f"promptbudget: internal error: {type(exc).__name__}: {exc} "
                 "(run with -vv for details and report it)",
@@ -109,18 +109,17 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup_logging(verbose: int) -> None:
-    level = (
-        logging.WARNING
-        if verbose == 0
-        else logging.INFO
-        if verbose == 1
-        else logging.DEBUG
-    )
+    """-v for info, -vv for debug, on stderr; logging loads only when asked for."""
+    diag.LEVEL["verbose"] = verbose
+    if verbose == 0:
+        return
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("promptbudget: %(levelname)s: %(message)s"))
     root = logging.getLogger("promptbudget")
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
     root.propagate = False
 
 
@@ -129,6 +128,7 @@ def _counter(settings: dict[str, Any]) -> Any:
     from promptbudget.api import ApiCounter
     from promptbudget.cache import CountCache, cache_dir
     from promptbudget.counting import Counter, CountOptions
+    from promptbudget.progress import progress_for
 
     env = dict(os.environ)
     cache = None if settings["no_cache"] else CountCache(cache_dir(env), warn)
@@ -141,7 +141,7 @@ def _counter(settings: dict[str, Any]) -> Any:
             env, max_retries=settings["max_retries"], max_wait=settings["max_wait"]
         )
 
-    return Counter(env, options, cache, api, warn)
+    return Counter(env, options, cache, api, warn, progress_for(env))
 
 
 def _emit(report: Any, fmt: str) -> None:
@@ -183,9 +183,25 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path())
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Exit 1 when the lockfile is stale (a request changed, its entry did not).",
+)
+@click.option(
+    "--explain", is_flag=True, help="Break each feature's count down by part."
+)
+@click.option(
+    "--verify-lock",
+    is_flag=True,
+    help="Recount every lockfile entry with the API and report any that differ.",
+)
 @counting_command
 def check(
     files: tuple[str, ...],
+    locked: bool,
+    explain: bool,
+    verify_lock: bool,
     fmt: str,
     config_path: str | None,
     counter: Any,
@@ -206,15 +222,30 @@ def check(
     cwd = Path.cwd()
     ws = run.find_workspace(cwd, config_path)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
-    report = run.check(ws, counter, selected, estimator=estimate_text, warn=warn)
+    report = run.check(
+        ws,
+        counter,
+        selected,
+        estimator=estimate_text,
+        warn=warn,
+        locked=locked,
+        verify_lock=verify_lock,
+        explain=explain,
+    )
     _emit(report, fmt)
 
 
 @cli.command()
 @click.argument("base", required=False)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Break each changed feature down by part: which file grew, by how much.",
+)
 @counting_command
 def diff(
     base: str | None,
+    explain: bool,
     fmt: str,
     config_path: str | None,
     counter: Any,
@@ -234,7 +265,10 @@ def diff(
 
     ws = run.find_workspace(Path.cwd(), config_path)
     ref = base or _default_base()
-    _emit(run.diff(ws, counter, ref, warn, estimator=estimate_text), fmt)
+    _emit(
+        run.diff(ws, counter, ref, warn, estimator=estimate_text, explain=explain),
+        fmt,
+    )
 
 
 @cli.command()
@@ -294,6 +328,27 @@ def count(
     click.echo(render(rows, total), nl=False)
 
 
+@cli.command()
+@counting_command
+def lock(fmt: str, config_path: str | None, counter: Any) -> None:
+    """Write the lockfile named in budgets.yaml from exact counts.
+
+    Needs ANTHROPIC_API_KEY. Commit the lockfile: check and diff then use its
+    entries as exact counts where no key is available (fork pull requests,
+    laptops), as long as the request they were counted for is unchanged.
+
+    \b
+    Examples:
+      promptbudget lock
+      promptbudget check --locked
+    """
+    from promptbudget import run
+
+    ws = run.find_workspace(Path.cwd(), config_path)
+    path, entries = run.lock(ws, counter)
+    click.echo(f"wrote {path} ({entries} entries)")
+
+
 def gitutil_root(cwd: Path) -> Path:
     from promptbudget import gitutil
 
@@ -333,11 +388,11 @@ def discover(fmt: str, config_path: str | None, verbose: int) -> None:
       promptbudget discover
       promptbudget discover --format json
     """
-    from promptbudget import run
     from promptbudget.discovery_report import REPORTERS as DISCOVERY_REPORTERS
+    from promptbudget.inventory import discover_job
 
     _setup_logging(verbose)
-    inventory = run.discover_job(Path.cwd(), config_path, estimate_text, warn)
+    inventory = discover_job(Path.cwd(), config_path, estimate_text, warn)
     click.echo(DISCOVERY_REPORTERS[fmt](inventory), nl=False)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from promptbudget.artifacts import KINDS, Artifact, Input
-from promptbudget.run import Inventory
+from promptbudget.inventory import Inventory
 from promptbudget.textable import align, tokens
 
 SCHEMA_VERSION = 1

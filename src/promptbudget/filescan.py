@@ -93,9 +93,10 @@ def scan_prompt_file(path: str, text: str) -> list[Artifact]:
     content, line = promptfiles.body(text, path)
     if not content.strip():
         return []
-    kind = text_kind("", content, path)
-    if path.endswith(JINJA_SUFFIXES) and not SYSTEM_WORDS.search(name_of(path)):
-        kind = "template"
+    if path.endswith(JINJA_SUFFIXES):
+        kind = "system" if SYSTEM_WORDS.search(name_of(path)) else "template"
+    else:
+        kind = text_kind("", content, path)
     return [Artifact(kind, path, None, line, content)]
 
 

@@ -230,7 +230,8 @@ def _add_messages(feature: Proposed, site: CallSite, base_dir: str, tree: Tree) 
 def _template_slots(
     feature: Proposed, text: str, path: str, line: int, tree: Tree
 ) -> None:
-    template = parse_template(text, path, line, template_includer(tree, path))
+    includer = template_includer(tree, path)
+    template = parse_template(text, path, line, include=includer)
     feature.sends.update(template.includes)
     for slot in template.slots:
         if slot in template.repeated:

@@ -11,7 +11,6 @@ templates keep what is static and turn every other field into a slot
 from __future__ import annotations
 
 import ast
-import inspect
 import re
 import string
 import textwrap
@@ -303,6 +302,8 @@ class Evaluator:
             text = self._text(node.args[0], block)
             if name.endswith("dedent"):
                 return _keep_kind(text, textwrap.dedent(text))
+            import inspect  # only here: it is slow to import
+
             return _keep_kind(text, inspect.cleandoc(text))
         if TEMPLATE_CALLS.search(name):
             source = node.args[0] if node.args else keyword_of(node, "template")

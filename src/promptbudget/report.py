@@ -21,6 +21,10 @@ def render_text(report: Report) -> str:
         lines.append(f"base: {report.base['ref']} ({report.base['commit'][:12]})")
     if report.rows:
         lines.extend(_table(report))
+    explained = [row for row in report.rows if row.parts]
+    for row in explained:
+        lines.append("")
+        lines.extend(_parts(row))
     reasons = [reason for row in report.rows for reason in row.reasons]
     if reasons:
         lines.append("")
@@ -30,6 +34,9 @@ def render_text(report: Report) -> str:
             lines.append("")
         lines.extend(_unbudgeted_text(report))
     lines.extend(report.notes)
+    if report.problems:
+        lines.append("")
+        lines.extend(report.problems)
     if report.rows:
         lines.append("")
         footer = _footer(report.rows)
@@ -75,9 +82,13 @@ def _unbudgeted_text(report: Report) -> list[str]:
 
 def _table(report: Report) -> list[str]:
     is_diff = report.command == "diff"
+    priced = any(row.cost_per_call is not None for row in report.rows)
     header = ["feature", "model"]
     header += ["base", "head", "delta"] if is_diff else ["input"]
-    header += ["budget", "use", "status", "source"]
+    header += ["budget", "use"]
+    if priced:
+        header += ["$/call", "$ delta"] if is_diff else ["$/call"]
+    header += ["status", "source"]
     if is_diff:
         header.append("change")
     table = [header]
@@ -91,19 +102,73 @@ def _table(report: Report) -> list[str]:
             ]
         else:
             cells.append(_tokens(row.input_tokens, row.exact))
-        cells += [_budget(row), _use(row), row.status, row.source or "-"]
+        cells += [_budget(row), _use(row)]
+        if priced:
+            cells.append(_dollars(row.cost_per_call, row.exact))
+            if is_diff:
+                cells.append(_cost_delta(row))
+        cells += [row.status, row.source or "-"]
         if is_diff:
-            cells.append(row.change or "-")
+            cells.append(_change(row))
         table.append(cells)
-    numeric = {2, 3, 4, 5, 6} if is_diff else {2, 3, 4}
+    first_text = header.index("status")
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     return [
         "  ".join(
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            cell.rjust(widths[i]) if 2 <= i < first_text else cell.ljust(widths[i])
             for i, cell in enumerate(r)
         ).rstrip()
         for r in table
     ]
+
+
+def _parts(row: Row) -> list[str]:
+    mark = "" if row.parts_exact else "~"
+    title = f"{row.feature} on {row.model}, by part"
+    if not row.parts_exact:
+        title += " (~ estimated)"
+    table = [["part", "base", "head", "delta"]]
+    for label, before, after in row.parts:
+        change = (after or 0) - (before or 0)
+        table.append(
+            [
+                label,
+                "-" if before is None else f"{mark}{before:,}",
+                "-" if after is None else f"{mark}{after:,}",
+                "0" if change == 0 else f"{change:+,}",
+            ]
+        )
+    if row.change is None:
+        table = [[cells[0], cells[2]] for cells in table]
+        table[0][1] = "tokens"
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    return [title] + [
+        "  "
+        + "  ".join(
+            c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+            for i, c in enumerate(r)
+        ).rstrip()
+        for r in table
+    ]
+
+
+def _dollars(value: float | None, exact: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if exact else f"~{value:.4f}"
+
+
+def _cost_delta(row: Row) -> str:
+    if row.cost_per_call is None or row.base_cost_per_call is None:
+        return "-"
+    change = row.cost_per_call - row.base_cost_per_call
+    return "0" if abs(change) < 0.00005 else f"{change:+.4f}"
+
+
+def _change(row: Row) -> str:
+    if row.base_model is not None:
+        return f"changed (was {row.base_model})"
+    return row.change or "-"
 
 
 def _tokens(value: int | None, exact: bool | None) -> str:
@@ -150,6 +215,7 @@ def render_json(report: Report) -> str:
         "base": report.base,
         "results": [_json_row(row, report.command == "diff") for row in report.rows],
         "summary": summarize(report.rows),
+        "problems": report.problems,
         "unbudgeted": {
             "policy": report.unbudgeted_policy,
             "artifacts": [
@@ -186,8 +252,17 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         "source": row.source,
         "max_input_tokens": row.max_input_tokens,
         "status": row.status,
+        "uncertain": row.uncertain,
         "messages": row.reasons,
     }
+    if row.parts:
+        item["parts"] = [
+            {"part": label, "base_tokens": before, "tokens": after}
+            for label, before, after in row.parts
+        ]
+        item["parts_exact"] = row.parts_exact
+    item["max_tokens"] = row.max_tokens
+    item["cost_per_call"] = _rounded(row.cost_per_call)
     if row.location is not None:
         item["path"], item["line"] = row.location
     if is_diff:
@@ -195,7 +270,13 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         item["base_exact"] = row.base_exact
         item["delta"] = row.delta
         item["change"] = row.change
+        item["base_model"] = row.base_model
+        item["base_cost_per_call"] = _rounded(row.base_cost_per_call)
     return item
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def render_count_text(rows: list[CountRow], total: list[CountRow]) -> str:

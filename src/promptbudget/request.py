@@ -16,6 +16,7 @@ from typing import Any
 
 from promptbudget.config import Config, Feature, Slot
 from promptbudget.errors import ConfigError
+from promptbudget.pricing import Price
 from promptbudget.refs import (
     Resolved,
     resolve_int,
@@ -23,7 +24,8 @@ from promptbudget.refs import (
     resolve_tools,
     template_includer,
 )
-from promptbudget.templates import is_system_template, parse_template
+from promptbudget.routes import Route
+from promptbudget.templates import TemplateStore, is_system_template, parse_template
 from promptbudget.tree import Tree
 
 PROBE_TEXT = "Hi"
@@ -54,34 +56,53 @@ class Assembly:
     reserved: int
     parts: list[Part] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
+    models: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    prices: dict[str, Price] = field(default_factory=dict)
+    # What each system block, tool and message came from, in request order.
+    labels: list[str] = field(default_factory=list)
 
     def location(self) -> tuple[str, int] | None:
         """The first artifact's file and line, to point a reader at."""
-        return (self.parts[0].path, self.parts[0].line) if self.parts else None
+        content = [p for p in self.parts if p.kind in ("system", "tools", "template")]
+        first = (content or self.parts or [None])[0]
+        return (first.path, first.line) if first is not None else None
 
 
-def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
+def assemble(
+    feature: Feature,
+    config: Config,
+    tree: Tree,
+    routes: dict[str, Route] | None = None,
+    store: TemplateStore | None = None,
+) -> Assembly:
     """Build the request body for a feature from the files of one tree."""
     origin = f"{config.path}: features.{feature.name}"
     parts: list[Part] = []
+    labels: list[str] = []
     used: dict[str, Part] = {}
+    models, max_tokens = _routing(feature, config, routes or {}, parts)
 
     system = []
     for ref in feature.system:
         for found in resolve_text(ref, config.base_dir, tree, f"{origin}.system"):
             part = _part("system", found)
             parts.append(part)
-            text = _system_text(found, part, used, tree, parts)
+            text = _system_text(found, part, used, tree, parts, store)
             if text.strip():
                 system.append({"type": "text", "text": text})
+                labels.append(f"system {found.reference}")
 
     tools = []
     for ref in feature.tools:
         for found in resolve_tools(ref, config.base_dir, tree, f"{origin}.tools"):
             parts.append(_part("tools", found))
             tools.append(found.value)
+            labels.append(f"tool {found.value['name']} ({found.reference})")
 
-    messages = _messages(feature, config, tree, origin, parts, used)
+    messages = _messages(feature, config, tree, origin, parts, used, store)
+    for i, message in enumerate(feature.messages):
+        labels.append(f"{message.role} message {message.template or f'{i + 1} (text)'}")
     reserved = _reserved(feature, config, tree, used, parts)
 
     body: dict[str, Any] = {"messages": messages}
@@ -90,7 +111,38 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
     if tools:
         body["tools"] = tools
     files = {part.path for part in parts}
-    return Assembly(feature, body, reserved, parts, files)
+    return Assembly(
+        feature,
+        body,
+        reserved,
+        parts,
+        files,
+        models,
+        max_tokens,
+        config.prices,
+        labels,
+    )
+
+
+def _routing(
+    feature: Feature, config: Config, routes: dict[str, Route], parts: list[Part]
+) -> tuple[tuple[str, ...], int | None]:
+    """The models and max_tokens: the feature's own, else its route, else defaults."""
+    route = routes.get(feature.name)
+    models = feature.models
+    if not models and route is not None:
+        models = (route.model,)
+        parts.append(Part("routes", route.model, route.path, route.line))
+    models = models or config.models
+    if not models:
+        raise ConfigError(
+            f"{feature.origin}: features.{feature.name} has no models and no route "
+            f"named '{feature.name}' in {config.routes}; add models: [...] to it"
+        )
+    max_tokens = feature.max_tokens
+    if max_tokens is None and route is not None:
+        max_tokens = route.max_tokens
+    return models, max_tokens
 
 
 def _part(kind: str, found: Resolved) -> Part:
@@ -99,13 +151,20 @@ def _part(kind: str, found: Resolved) -> Part:
 
 
 def _system_text(
-    found: Resolved, part: Part, used: dict[str, Part], tree: Tree, parts: list[Part]
+    found: Resolved,
+    part: Part,
+    used: dict[str, Part],
+    tree: Tree,
+    parts: list[Part],
+    store: TemplateStore | None,
 ) -> str:
     """System text as sent; a template is rendered with its slots empty."""
     if not is_system_template(found.value, found.path):
         return str(found.value)
     includer = template_includer(tree, found.path)
-    template = parse_template(found.value, found.path, found.line, includer)
+    template = parse_template(
+        found.value, found.path, found.line, store, include=includer
+    )
     _add_includes(template.includes, parts)
     for slot in template.slots:
         used.setdefault(slot, part)
@@ -124,6 +183,7 @@ def _messages(
     origin: str,
     parts: list[Part],
     used: dict[str, Part],
+    store: TemplateStore | None,
 ) -> list[dict[str, str]]:
     messages = []
     for i, message in enumerate(feature.messages):
@@ -135,7 +195,9 @@ def _messages(
             part = _part("template", found)
             parts.append(part)
             includer = template_includer(tree, found.path)
-            template = parse_template(found.value, found.path, found.line, includer)
+            template = parse_template(
+                found.value, found.path, found.line, store, include=includer
+            )
             _add_includes(template.includes, parts)
             for slot in template.slots:
                 used.setdefault(slot, part)

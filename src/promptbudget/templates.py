@@ -7,9 +7,12 @@ access to real Python objects: every slot is the empty string.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from promptbudget.errors import ConfigError
 
@@ -17,6 +20,7 @@ JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
 
 # Finds an included template by the name `{% include %}` gives: its path and text.
 Includer = Callable[[str], "tuple[str, str] | None"]
+PULLS_IN = re.compile(r"{%-?\s*(include|extends|import|from)\b")
 
 
 class FormatText(str):
@@ -42,6 +46,14 @@ class Template:
     includes: tuple[str, ...] = ()
 
 
+class TemplateStore(Protocol):
+    """Remembers parsed templates by content hash, so jinja2 need not load."""
+
+    def get_template(self, key: str) -> Template | None: ...
+
+    def put_template(self, key: str, template: Template) -> None: ...
+
+
 def is_jinja(text: str, path: str) -> bool:
     if isinstance(text, FormatText):
         return False
@@ -61,18 +73,38 @@ def is_template(text: str, path: str) -> bool:
     if isinstance(text, FormatText) or is_jinja(text, path):
         return True
     try:
-        return any(f is not None for _, f, _, _ in string.Formatter().parse(text))
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
     except ValueError:
         return False
+    # `{"answer": ...}` in a prompt is an example, not a slot.
+    names = [f.split(".")[0].split("[")[0] for f in fields]
+    return bool(names) and all(name.isidentifier() for name in names)
 
 
 def parse_template(
-    text: str, path: str, line: int = 1, include: Includer | None = None
+    text: str,
+    path: str,
+    line: int = 1,
+    store: TemplateStore | None = None,
+    *,
+    include: Includer | None = None,
 ) -> Template:
     """Slots and empty rendering of a Jinja or str.format template."""
-    if is_jinja(text, path):
+    jinja = is_jinja(text, path)
+    if not jinja:
+        return _format(text, path, line)
+    # The result depends on the text alone, unless it pulls in other files;
+    # importing jinja2 costs more than the rest of a cached run, so a parsed
+    # template is remembered. A remembered one has no repeated slots: only
+    # init asks for those, and it parses afresh.
+    if store is None or PULLS_IN.search(text):
         return _jinja(text, path, line, include)
-    return _format(text, path, line)
+    key = hashlib.sha256(b"jinja\0" + text.encode("utf-8")).hexdigest()
+    found = store.get_template(key)
+    if found is None:
+        found = _jinja(text, path, line, include)
+        store.put_template(key, found)
+    return found
 
 
 def _jinja(text: str, path: str, line: int, include: Includer | None) -> Template:

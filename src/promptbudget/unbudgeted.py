@@ -46,7 +46,8 @@ def estimate_model(config: Config | None) -> str:
     if config.models:
         return config.models[0]
     for feature in config.features.values():
-        return feature.models[0]
+        if feature.models:
+            return feature.models[0]
     return DEFAULT_MODEL
 
 
