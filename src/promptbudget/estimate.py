@@ -21,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -59,11 +59,7 @@ class _Table:
 @lru_cache(maxsize=1)
 def _table() -> _Table:
     """Load ``data/models.json`` once."""
-    raw = (
-        resources.files("promptbudget")
-        .joinpath("data", "models.json")
-        .read_text(encoding="utf-8")
-    )
+    raw = (Path(__file__).parent / "data" / "models.json").read_text(encoding="utf-8")
     doc = json.loads(raw)
     families = {
         key: Family(
