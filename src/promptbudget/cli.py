@@ -16,7 +16,15 @@ from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
 from promptbudget.report import REPORTERS
 
 FORMATS = tuple(REPORTERS)
-COUNTING_SETTINGS = ("offline", "strict", "no_cache", "jobs", "max_retries", "max_wait")
+COUNTING_SETTINGS = (
+    "offline",
+    "strict",
+    "no_cache",
+    "jobs",
+    "max_retries",
+    "max_wait",
+    "timeout",
+)
 
 
 def warn(message: str) -> None:
@@ -100,6 +108,14 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Longest retry-after to wait for; past it the count is estimated.",
         ),
         click.option(
+            "--timeout",
+            type=click.FloatRange(0.1),
+            default=60.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Time limit for one count request; past it, it is retried.",
+        ),
+        click.option(
             "-v", "--verbose", count=True, help="-v for info, -vv for debug, on stderr."
         ),
     ]
@@ -131,6 +147,7 @@ def _counter(settings: dict[str, Any]) -> Any:
     from promptbudget.progress import progress_for
 
     env = dict(os.environ)
+    _choose_estimator(env)
     cache = None if settings["no_cache"] else CountCache(cache_dir(env), warn)
     options = CountOptions(
         offline=settings["offline"], strict=settings["strict"], jobs=settings["jobs"]
@@ -138,10 +155,21 @@ def _counter(settings: dict[str, Any]) -> Any:
 
     def api() -> ApiCounter:
         return ApiCounter(
-            env, max_retries=settings["max_retries"], max_wait=settings["max_wait"]
+            env,
+            max_retries=settings["max_retries"],
+            max_wait=settings["max_wait"],
+            timeout=settings["timeout"],
         )
 
     return Counter(env, options, cache, api, warn, progress_for(env))
+
+
+def _choose_estimator(env: dict[str, str]) -> None:
+    """PROMPTBUDGET_ESTIMATOR=heuristic|ctok|auto picks the offline estimator."""
+    if env.get("PROMPTBUDGET_ESTIMATOR"):
+        from promptbudget import estimate
+
+        estimate.choose(env["PROMPTBUDGET_ESTIMATOR"])
 
 
 def _emit(report: Any, fmt: str) -> None:
