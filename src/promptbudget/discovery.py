@@ -21,7 +21,7 @@ from promptbudget.pyast import NotStatic
 from promptbudget.pyblocks import Module, Modules, modules_for
 from promptbudget.refs import GLOB_CHARS
 from promptbudget.request import Assembly
-from promptbudget.tree import Tree, glob_match, text_of
+from promptbudget.tree import Tree, decode_text, glob_match
 
 log = logging.getLogger(__name__)
 
@@ -161,23 +161,10 @@ def _read(tree: Tree, path: str, skipped: Callable[[str], None]) -> str | None:
         )
         return None
     try:
-        return text_of(_Bytes(path, data), path)
+        return decode_text(data, path)
     except PromptBudgetError as exc:
         skipped(_skip_message(str(exc)))
         return None
-
-
-class _Bytes:
-    """One file's bytes, shaped like a tree for text_of."""
-
-    label = "scan"
-
-    def __init__(self, path: str, data: bytes) -> None:
-        self.path = path
-        self.data = data
-
-    def read_bytes(self, path: str) -> bytes:
-        return self.data
 
 
 def _skip_message(message: str) -> str:

@@ -129,14 +129,14 @@ def _walk(
             return
     if isinstance(value, str):
         if prompt_context and is_prose(value) and _addressable(key_path):
-            kind = role_kind or text_kind(_label(key_path), value, path)
-            found.append(Artifact(kind, path, name, line, value))
+            text_is = role_kind or text_kind(_label(key_path), value, path)
+            found.append(Artifact(text_is, path, name, line, value))
         return
     if isinstance(value, dict):
         role = value.get("role")
         for key, item in value.items():
             inner = prompt_context or (isinstance(key, str) and is_prompt_name(key))
-            kind = None
+            kind: str | None = None
             if key == "content" and isinstance(role, str):
                 inner = True
                 kind = "system" if role in ("system", "developer") else "template"

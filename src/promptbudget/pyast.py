@@ -313,7 +313,7 @@ class Evaluator:
             default = keyword_of(node, "default")
             if default is not None:
                 return self._eval(default, block)
-        raise NotStatic(f"call {name or 'of an expression'}")
+        raise NotStatic("call")
 
     def _text(self, node: ast.expr, block: Block) -> str:
         text = self._eval(node, block)
@@ -454,3 +454,10 @@ def _class_member(cls: Block, name: str) -> Binding | Block:
     if name in cls.children:
         return cls.children[name]
     raise NotStatic(f"{cls.qualname} has no static {name}")
+
+
+def read_value(source: str, path: str, dotted: str) -> tuple[Any, int]:
+    """The static value a name stands for in Python source, and its line."""
+    from promptbudget import pyrefs  # pyrefs builds on this module
+
+    return pyrefs.read_value(source, path, dotted)

@@ -174,7 +174,8 @@ class _Scanner:
         found: list[ast.expr] = [
             node
             for node in ast.walk(self.module.tree)
-            if _looks_like_tool(node) or _looks_like_tool_list(node)
+            if isinstance(node, ast.expr)
+            and (_looks_like_tool(node) or _looks_like_tool_list(node))
         ]
         for block in self.module.top.walk():
             for binding in [*block.bindings.values(), *block.attributes.values()]:

@@ -149,7 +149,7 @@ def _looped_over(tree: object, slots: set[str]) -> tuple[str, ...]:
     assert isinstance(tree, nodes.Node)
     looped = set()
     for loop in tree.find_all(nodes.For):
-        target = loop.iter
+        target: nodes.Node | None = loop.iter
         while isinstance(target, (nodes.Getattr, nodes.Getitem, nodes.Filter)):
             target = target.node
         if isinstance(target, nodes.Name) and target.name in slots:

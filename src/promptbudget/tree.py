@@ -63,7 +63,11 @@ def _has_drive(path: str) -> bool:
 
 def text_of(tree: Tree, path: str) -> str:
     """A file's text, as UTF-8; a clear error for binary or other encodings."""
-    data = tree.read_bytes(path)
+    return decode_text(tree.read_bytes(path), path)
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """Bytes read from path as UTF-8 text; a clear error for binary or other data."""
     if b"\x00" in data[:8192]:
         raise ConfigError(f"{path}: is a binary file, not text; reference a text file")
     try:
