@@ -11,6 +11,7 @@ message is a system prompt or template, addressed as `file.yaml::a.b`.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import Any
 
@@ -102,13 +103,28 @@ def scan_prompt_file(path: str, text: str) -> list[Artifact]:
 
 def scan_data_file(path: str, text: str) -> list[Artifact]:
     """Tools and prompt texts in a YAML or JSON file."""
-    data, marks = load_data(text, path)
+    data, marks = _load(text, path)
     tools = _tools_of(data, path, 1, path)
     if tools is not None:
         return [Artifact("tools", path, None, 1, tools)]
     found: list[Artifact] = []
     _walk(data, (), False, path, marks, found)
+    if found and not marks:
+        # Lines matter once something is found; the YAML loader keeps them.
+        data, marks = load_data(text, path)
+        found = []
+        _walk(data, (), False, path, marks, found)
     return found
+
+
+def _load(text: str, path: str) -> tuple[Any, dict[tuple[Any, ...], tuple[int, int]]]:
+    """JSON through json (fast, no lines); YAML through the line-keeping loader."""
+    if path.endswith(".json"):
+        try:
+            return json.loads(text), {}
+        except (ValueError, RecursionError):
+            pass
+    return load_data(text, path)
 
 
 def _walk(
