@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 import re
@@ -10,6 +11,8 @@ from typing import Any
 
 from promptbudget.errors import ConfigError
 from promptbudget.templates import (
+    FormatText,
+    Template,
     is_system_template,
     is_template,
     parse_template,
@@ -92,23 +95,27 @@ def text_kind(name: str, text: str, path: str) -> str:
 
 def slots_of(text: str, path: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A text's slots and repeated slots; none when it does not parse as a template."""
-    if not is_template(text, path):
-        return (), ()
-    try:
-        template = parse_template(text, path, include=_empty_include)
-    except ConfigError:
-        return (), ()
-    return template.slots, template.repeated
+    template = _parsed(text, path, isinstance(text, FormatText))
+    return (template.slots, template.repeated) if template else ((), ())
 
 
 def rendered(text: str, path: str) -> str:
     """Text as counted: a template with every slot empty."""
+    template = _parsed(text, path, isinstance(text, FormatText))
+    return template.rendered if template else str(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str, path: str, is_format: bool) -> Template | None:
+    """A template parsed once for both its slots and its rendering."""
+    if is_format:
+        text = FormatText(text)
     if not is_template(text, path):
-        return text
+        return None
     try:
-        return parse_template(text, path, include=_empty_include).rendered
+        return parse_template(text, path, include=_empty_include)
     except ConfigError:
-        return str(text)
+        return None
 
 
 def _empty_include(name: str) -> tuple[str, str]:

@@ -420,6 +420,7 @@ def discover(fmt: str, config_path: str | None, verbose: int) -> None:
     from promptbudget.inventory import discover_job
 
     _setup_logging(verbose)
+    _choose_estimator(dict(os.environ))
     inventory = discover_job(Path.cwd(), config_path, estimate_text, warn)
     click.echo(DISCOVERY_REPORTERS[fmt](inventory), nl=False)
 

@@ -58,19 +58,25 @@ LLM_LIBRARIES = {
     "claude_agent_sdk",
     "boto3",
 }
+# Words without which a Python file can hold no artifact: prompt-like names,
+# tool schemas, role messages, Messages API calls, LLM libraries. A file
+# without any of them is not parsed (unless an LLM module imports it).
 PYTHON_MARKERS = (
-    b"prompt",
-    b"system",
-    b"instruction",
-    b"template",
-    b"messages",
-    b"tool",
-    b"persona",
-    b"preamble",
-    b"backstory",
-    b"guideline",
-    b"role",
-    b"function",
+    "prompt",
+    "system",
+    "instruction",
+    "template",
+    "persona",
+    "preamble",
+    "backstory",
+    "guideline",
+    "input_schema",
+    "parameters",
+    "function",
+    "tool",
+    "role",
+    ".messages.",
+    *sorted(LLM_LIBRARIES),
 )
 
 
@@ -110,6 +116,11 @@ def discover(
     python = [f for f in files if f.endswith(".py")]
     parsed = {p: m for p in python if (m := _parse(tree, modules, p, skipped))}
     llm = llm_modules(parsed, modules)
+    wanted = set(python)
+    for path in sorted(llm - parsed.keys()):
+        module = modules.get(path) if path in wanted else None
+        if module is not None:
+            parsed[path] = module
     for path, module in parsed.items():
         scan = _scan_python(module, modules, path in llm, skipped)
         if scan is not None:
@@ -180,7 +191,8 @@ def _parse(
     text = _read(tree, path, skipped)
     if text is None:
         return None
-    if not any(marker in text.lower().encode() for marker in PYTHON_MARKERS):
+    lowered = text.lower()
+    if not any(marker in lowered for marker in PYTHON_MARKERS):
         return None
     try:
         return modules.adopt(path, text)

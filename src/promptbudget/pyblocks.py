@@ -63,18 +63,14 @@ class Block:
     imports: dict[str, Import] = field(default_factory=dict)
     children: dict[str, Block] = field(default_factory=dict)
     nested: list[Block] = field(default_factory=list)
-    _calls: list[ast.Call] | None = None
+    _calls: list[ast.Call] = field(default_factory=list)
 
     def qualify(self, name: str) -> str:
         return f"{self.qualname}.{name}" if self.qualname else name
 
     def calls(self) -> list[ast.Call]:
         """Calls made directly in this block, not in nested defs, in source order."""
-        if self._calls is None:
-            found = [n for n in own_nodes(self.statements) if isinstance(n, ast.Call)]
-            found.sort(key=lambda n: (n.lineno, n.col_offset))
-            self._calls = found
-        return self._calls
+        return self._calls or []
 
     def walk(self) -> Iterator[Block]:
         yield self
@@ -95,15 +91,34 @@ class Module:
     tree: ast.Module
     top: Block = field(init=False)
     _parents: dict[int, ast.AST] | None = None
+    _by_type: dict[type, list[ast.AST]] | None = None
 
     def parent_of(self, node: ast.AST) -> ast.AST | None:
         if self._parents is None:
-            self._parents = {
-                id(child): parent
-                for parent in ast.walk(self.tree)
-                for child in ast.iter_child_nodes(parent)
-            }
+            self._index()
+        assert self._parents is not None
         return self._parents.get(id(node))
+
+    def nodes(self, *kinds: type) -> list[ast.AST]:
+        """Every node of these types, in one pass over the module shared by all."""
+        if self._by_type is None:
+            self._index()
+        assert self._by_type is not None
+        if len(kinds) == 1:
+            return self._by_type.get(kinds[0], [])
+        return [n for kind in kinds for n in self._by_type.get(kind, [])]
+
+    def _index(self) -> None:
+        parents: dict[int, ast.AST] = {}
+        by_type: dict[type, list[ast.AST]] = {}
+        stack: list[ast.AST] = [self.tree]
+        while stack:
+            node = stack.pop()
+            by_type.setdefault(type(node), []).append(node)
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+                stack.append(child)
+        self._parents, self._by_type = parents, by_type
 
 
 def parse_module(source: str, path: str) -> ast.Module:
@@ -172,18 +187,32 @@ def _block(
 ) -> Block:
     block = Block(kind, qualname, node, parent, module, statements)
     block.bindings = _bindings(block)
-    block.imports = _imports(statements)
-    if kind == "function":
-        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-        block.locals = _function_locals(node, statements)
-    for stmt in own_nodes(statements):
-        if isinstance(stmt, DEFS):
-            child_kind = "class" if isinstance(stmt, ast.ClassDef) else "function"
+    stored: set[str] = set()
+    declared_outer: set[str] = set()
+    calls: list[ast.Call] = []
+    for sub in own_nodes(statements):
+        if isinstance(sub, ast.Call):
+            calls.append(sub)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            stored.add(sub.id)
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            _add_imports(block.imports, sub)
+            stored.update((a.asname or a.name).split(".")[0] for a in sub.names)
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            declared_outer.update(sub.names)
+        elif isinstance(sub, DEFS):
+            stored.add(sub.name)
+            child_kind = "class" if isinstance(sub, ast.ClassDef) else "function"
             child = _block(
-                child_kind, block.qualify(stmt.name), stmt, stmt.body, block, module
+                child_kind, block.qualify(sub.name), sub, sub.body, block, module
             )
-            block.children[stmt.name] = child
+            block.children[sub.name] = child
             block.nested.append(child)
+    calls.sort(key=lambda n: (n.lineno, n.col_offset))
+    block._calls = calls
+    if kind == "function":
+        assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        block.locals = frozenset(_parameters(node) | stored - declared_outer)
     if kind == "class":
         block.attributes = _self_attributes(block)
     return block
@@ -239,45 +268,29 @@ class _ReplaceName(ast.NodeTransformer):
         return self.replacement if node.id == self.name else node
 
 
-def _imports(statements: list[ast.stmt]) -> dict[str, Import]:
-    """Imports anywhere in the block (also inside try/if), outside nested defs."""
-    found: dict[str, Import] = {}
-    for node in own_nodes(statements):
-        if isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                if alias.name != "*":
-                    found[alias.asname or alias.name] = Import(
-                        node.module or "", node.level, alias.name
-                    )
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    found[alias.asname] = Import(alias.name, 0, None)
-                else:
-                    head = alias.name.split(".")[0]
-                    found[head] = Import(head, 0, None)
-    return found
+def _add_imports(found: dict[str, Import], node: ast.Import | ast.ImportFrom) -> None:
+    """Record what an import statement binds (anywhere in the block, even in try)."""
+    if isinstance(node, ast.ImportFrom):
+        for alias in node.names:
+            if alias.name != "*":
+                found[alias.asname or alias.name] = Import(
+                    node.module or "", node.level, alias.name
+                )
+        return
+    for alias in node.names:
+        if alias.asname:
+            found[alias.asname] = Import(alias.name, 0, None)
+        else:
+            head = alias.name.split(".")[0]
+            found[head] = Import(head, 0, None)
 
 
-def _function_locals(
-    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
-    statements: list[ast.stmt],
-) -> frozenset[str]:
-    """Parameters and every name the function assigns: they hide outer names."""
+def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """A function's parameter names: they hide outer names of the same spelling."""
     args = node.args
     names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     names.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
-    declared_outer: set[str] = set()
-    for sub in own_nodes(statements):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-            names.add(sub.id)
-        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
-            declared_outer.update(sub.names)
-        elif isinstance(sub, DEFS):
-            names.add(sub.name)
-        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in sub.names)
-    return frozenset(names - declared_outer)
+    return names
 
 
 def _self_attributes(cls: Block) -> dict[str, Binding]:

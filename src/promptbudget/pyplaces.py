@@ -121,7 +121,7 @@ class Places:
         """Every prompt file name written as a string in the module."""
         return {
             node.value
-            for node in ast.walk(self.module.tree)
+            for node in self.module.nodes(ast.Constant)
             if isinstance(node, ast.Constant)
             and isinstance(node.value, str)
             and len(node.value) < 300

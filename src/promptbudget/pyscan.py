@@ -173,7 +173,7 @@ class _Scanner:
     def _tool_candidates(self) -> list[ast.expr]:
         found: list[ast.expr] = [
             node
-            for node in ast.walk(self.module.tree)
+            for node in self.module.nodes(ast.Dict, ast.List, ast.Tuple)
             if isinstance(node, ast.expr)
             and (_looks_like_tool(node) or _looks_like_tool_list(node))
         ]
@@ -235,7 +235,7 @@ class _Scanner:
     # -- role messages, prompt keywords, template constructors ---------------
 
     def roles(self) -> None:
-        for node in ast.walk(self.module.tree):
+        for node in self.module.nodes(ast.Dict, ast.Tuple):
             if isinstance(node, ast.Dict):
                 role = dict_value(node, "role")
                 content = dict_value(node, "content")
@@ -267,7 +267,7 @@ class _Scanner:
         return inputs
 
     def keywords(self) -> None:
-        for node in ast.walk(self.module.tree):
+        for node in self.module.nodes(ast.Call):
             if not isinstance(node, ast.Call) or pycalls.messages_method(node):
                 continue
             for keyword in node.keywords:

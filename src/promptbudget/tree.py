@@ -86,16 +86,28 @@ class WorkTree:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.label = "working tree"
+        self._folders: dict[str, str] = {}
 
     def _real(self, path: str) -> Path:
-        candidate = self.root / path
-        real = Path(os.path.realpath(candidate))
+        folder, name = posixpath.split(path)
+        candidate = os.path.join(self._real_folder(folder), name) if name else folder
+        if not name or os.path.islink(candidate):
+            candidate = os.path.realpath(os.path.join(self.root, path))
+        real = Path(candidate)
         if real != self.root and self.root not in real.parents:
             raise ConfigError(
                 f"{path}: resolves outside the repository root (a symbolic link?); "
                 "promptbudget reads only files inside the repository"
             )
         return real
+
+    def _real_folder(self, folder: str) -> str:
+        """A folder's real path, resolved once: discovery reads thousands of files."""
+        found = self._folders.get(folder)
+        if found is None:
+            found = os.path.realpath(os.path.join(self.root, folder))
+            self._folders[folder] = found
+        return found
 
     def is_file(self, path: str) -> bool:
         return self._real(path).is_file()
