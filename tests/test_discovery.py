@@ -335,3 +335,23 @@ def test_discover_paths_and_exclude_narrow_it(tmp_path):
         "docs/prompts.py::SYSTEM_PROMPT",
         "docs/system.md",
     ]
+
+
+def test_links_out_of_the_repository_are_not_followed(tmp_path):
+    outside = tmp_path / "secret.md"
+    outside.write_text("You are the secret assistant of the machine's owner.\n")
+    project = Project(tmp_path / "repo").init()
+    project.write("app/good.py", GOOD)
+    (project.root / "prompts").mkdir()
+    (project.root / "prompts/system.md").symlink_to(outside)
+    project.write("app/gone.py", GOOD)
+    project.commit("with a link")
+    (project.root / "app/gone.py").unlink()
+
+    found, warnings = run(project.root)
+
+    assert [a.reference for a in found.artifacts] == ["app/good.py::SYSTEM_PROMPT"]
+    assert warnings == [
+        "prompts/system.md: resolves outside the repository root (a symbolic "
+        "link?); skipped"
+    ]

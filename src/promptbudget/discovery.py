@@ -162,7 +162,7 @@ def _read(tree: Tree, path: str, skipped: Callable[[str], None]) -> str | None:
     try:
         data = tree.read_bytes(path)
     except PromptBudgetError as exc:
-        if tree.is_file(path):
+        if "no such file" not in str(exc):  # listed by git but deleted since
             skipped(_skip_message(str(exc)))
         return None
     if len(data) > MAX_SCAN_BYTES:
