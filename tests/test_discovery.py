@@ -214,6 +214,42 @@ def test_yaml_agent_tools_are_converted_and_runtime_inputs_are_slots(tmp_path):
     }
 
 
+def test_agent_loop_tools_from_classes_and_defaults(tmp_path):
+    found, _ = run(fixture_repo(tmp_path, "agent-loop").root)
+
+    assert calls(found) == {
+        "agent/loop.py::sampling_loop():26": {
+            "method": "beta.messages.create",
+            "model": None,
+            "max_tokens": None,
+            "system": ["agent/loop.py::sampling_loop.system.text"],
+            "tools": [
+                "agent/tools/bash.py::BashTool.to_params",
+                "agent/tools/edit.py::EditTool.to_params",
+            ],
+            "messages": [(None, "slot:messages")],
+            "unread": [],
+        },
+        "agent/summarizer.py::ask_claude():11": {
+            "method": "messages.create",
+            "model": "claude-haiku-4-5",
+            "max_tokens": 1000,
+            "system": ["agent/summarizer.py::DEFAULT_SYSTEM"],
+            "tools": [],
+            "messages": [("user", "slot:prompt")],
+            "unread": [],
+        },
+    }
+    artifacts = by_reference(found)
+    assert artifacts["agent/tools/bash.py::BashTool.to_params"].value == [
+        {"type": "bash_20250124", "name": "bash"}
+    ]
+    assert artifacts["agent/loop.py::sampling_loop.system.text"].slots == (
+        ("machine", "strftime", "system_prompt_suffix"),
+        (),
+    )
+
+
 def test_prompty_sections_are_references(tmp_path):
     found, _ = run(fixture_repo(tmp_path, "prompty-files").root)
 

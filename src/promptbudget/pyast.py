@@ -71,13 +71,18 @@ def slot_name(node: ast.expr) -> str:
         return slot_name(node.values[0])
     if isinstance(node, ast.IfExp):
         return slot_name(node.body)
+    if isinstance(node, ast.BinOp):
+        dynamic = [
+            n for n in (node.left, node.right) if not isinstance(n, ast.Constant)
+        ]
+        return slot_name(dynamic[0]) if dynamic else "value"
     if isinstance(node, ast.Await):
         return slot_name(node.value)
     if isinstance(node, ast.Call):
         first = node.args[0] if node.args else None
         if isinstance(first, ast.Constant) and _is_slot(first.value):
             return str(first.value)
-        if first is not None:
+        if first is not None and not isinstance(first, ast.Constant):
             return slot_name(first)
         return slot_name(node.func)
     return "value"

@@ -13,11 +13,13 @@ import ast
 from typing import Any, Protocol
 
 from promptbudget.artifacts import Artifact, CallSite, Input
-from promptbudget.pyast import Evaluator, NotStatic, slot_name
+from promptbudget.pyast import Evaluator, NotStatic, keyword_of, slot_name
 from promptbudget.pyblocks import Block
 from promptbudget.pyplaces import Places, dict_value
 
 CALL_METHODS = ("create", "stream", "count_tokens", "parse")
+# `client.messages.with_raw_response.create(...)` sends the same request.
+RAW_RESPONSES = ("with_raw_response", "with_streaming_response")
 CALL_KEYWORDS = {"model", "messages", "system", "tools", "max_tokens"}
 MESSAGE_ROLES = ("user", "assistant")
 
@@ -35,6 +37,8 @@ class Inputs(Protocol):
 
     def tools_input(self, node: ast.expr, strength: int) -> Input | None: ...
 
+    def returned_tools(self, method: Block) -> Input | None: ...
+
 
 def messages_method(call: ast.Call) -> str | None:
     """`messages.create`, `beta.messages.stream`...: a Messages API call, or None."""
@@ -42,6 +46,8 @@ def messages_method(call: ast.Call) -> str | None:
     if not isinstance(func, ast.Attribute) or func.attr not in CALL_METHODS:
         return None
     owner = func.value
+    while isinstance(owner, ast.Attribute) and owner.attr in RAW_RESPONSES:
+        owner = owner.value
     if not isinstance(owner, ast.Attribute) or owner.attr != "messages":
         return None
     chain = []
@@ -125,9 +131,24 @@ def _system(scanner: Inputs, node: ast.expr, block: Block) -> list[Input]:
         return [scanner.text_input(node, "system", 2)]
     inputs = []
     for element in target.elts:
-        text = dict_value(element, "text") if isinstance(element, ast.Dict) else None
+        text = _block_text(scanner.places, element, block)
         inputs.append(scanner.text_input(text or element, "system", 2))
     return inputs
+
+
+def _block_text(places: Places, element: ast.expr, block: Block) -> ast.expr | None:
+    """The text of a content block: `{"type": "text", "text": ...}`, or the same
+    built with a TypedDict such as `TextBlockParam(type="text", text=...)`,
+    directly or through a local name."""
+    if isinstance(element, ast.Name):
+        binding = places.binding_of(element, block)
+        if binding is not None and binding.block is block:
+            element = binding.node
+    if isinstance(element, ast.Dict):
+        return dict_value(element, "text")
+    if isinstance(element, ast.Call):
+        return keyword_of(element, "text")
+    return None
 
 
 def _tools(
@@ -136,6 +157,10 @@ def _tools(
     whole = scanner.tools_input(node, 2)
     if whole is not None:
         return [whole]
+    if isinstance(node, ast.ListComp):
+        made = _tools_of_objects(scanner, node, block)
+        if made is not None:
+            return made
     target = scanner.places.list_node(node, block)
     if target is None:
         site.unread.append("tools")
@@ -147,6 +172,37 @@ def _tools(
             site.unread.append("tools")
         else:
             inputs.append(found)
+    return inputs
+
+
+def _tools_of_objects(
+    scanner: Inputs, node: ast.ListComp, block: Block
+) -> list[Input] | None:
+    """`[tool.to_params() for tool in [BashTool(), EditTool()]]`: each class's method.
+
+    Tools defined as classes hand the API what a method returns; when the
+    objects are constructed in a list literal, each class is known.
+    """
+    element = node.elt
+    loop = node.generators[0]
+    if not (
+        isinstance(element, ast.Call)
+        and isinstance(element.func, ast.Attribute)
+        and isinstance(element.func.value, ast.Name)
+        and isinstance(loop.target, ast.Name)
+        and element.func.value.id == loop.target.id
+    ):
+        return None
+    objects = scanner.places.list_node(loop.iter, block)
+    if objects is None:
+        return None
+    inputs = []
+    for made in objects.elts:
+        method = scanner.places.method_of(made, element.func.attr, block)
+        found = scanner.returned_tools(method) if method is not None else None
+        if found is None:
+            return None
+        inputs.append(found)
     return inputs
 
 

@@ -49,6 +49,19 @@ class Places:
             return None
         return target if isinstance(target, Binding) else None
 
+    def method_of(self, made: ast.expr, name: str, block: Block) -> Block | None:
+        """The method `name` of the class `made` constructs (`BashTool()`)."""
+        if not isinstance(made, ast.Call):
+            return None
+        try:
+            target = Evaluator(self.modules).namespace(made.func, block)
+        except NotStatic:
+            return None
+        if not isinstance(target, Block) or target.kind != "class":
+            return None
+        method = target.children.get(name)
+        return method if method is not None and method.kind == "function" else None
+
     def list_node(self, node: ast.expr, block: Block) -> ast.List | None:
         """A list literal, directly or through the name bound to it."""
         if isinstance(node, ast.List):
@@ -62,24 +75,32 @@ class Places:
     def address(self, node: ast.expr) -> str | None:
         """The name after '::' that resolves to node, or None when none does."""
         parts: list[str] = []  # innermost first
+        by_keyword: str | None = None  # `scope.keyword...`, if a call allows it
         current: ast.AST = node
         while True:
             parent = self.module.parent_of(current)
             if isinstance(parent, ast.keyword):
                 call = self.module.parent_of(parent)
                 if parent.arg is None or not isinstance(call, ast.Call):
-                    return None
+                    return by_keyword
                 parts.append(parent.arg)
                 block = self.block_at(call)
-                if keyword_call(block, parent.arg) is call:
-                    return block.qualify(".".join(reversed(parts)))
+                if by_keyword is None and keyword_call(block, parent.arg) is call:
+                    by_keyword = block.qualify(".".join(reversed(parts)))
+                    if is_messages_call(call):
+                        return by_keyword  # `answer.system` reads best
                 current = call
                 continue
             if isinstance(parent, (ast.Assign, ast.AnnAssign)):
-                return self._assigned(parent, current, parts[::-1])
+                return self._assigned(parent, current, parts[::-1]) or by_keyword
+            if isinstance(parent, ast.Return) and not parts:
+                function = self.block_at(parent)
+                if function.kind == "function" and function.return_node() is current:
+                    return function.qualname
+                return None
             step = _step_name(parent, current)
             if step is None:
-                return None
+                return by_keyword
             parts.append(step)
             assert parent is not None
             current = parent
@@ -127,6 +148,16 @@ class Places:
             and len(node.value) < 300
             and node.value.endswith(PROMPT_FILE_SUFFIXES)
         }
+
+
+def is_messages_call(call: ast.Call) -> bool:
+    """`<client>.messages.<method>(...)`, roughly: enough to pick a name's form."""
+    func = call.func
+    while isinstance(func, ast.Attribute):
+        if func.attr == "messages":
+            return True
+        func = func.value
+    return False
 
 
 def _step_name(parent: ast.AST | None, child: ast.AST) -> str | None:

@@ -43,7 +43,7 @@ from promptbudget.refs import to_anthropic_tool as _to_tool
 
 SYSTEM_ROLES = {"system", "developer"}
 ROLES = {*SYSTEM_ROLES, "user", "human", "assistant", "ai"}
-TOOL_KEYS = {"input_schema", "parameters", "function"}
+TOOL_KEYS = {"input_schema", "parameters", "function"}  # beside "name"
 TEMPLATE_CALL_ENDS = ("Template", "from_template", "from_string")
 
 
@@ -232,6 +232,24 @@ class _Scanner:
         )
         return Input(reference=artifact.reference)
 
+    def returned_tools(self, method: Block) -> Input | None:
+        """The tools artifact a method returns (`to_params`), if it is static."""
+        node = method.return_node()
+        if node is None:
+            return None
+        evaluator = Evaluator(self.modules)
+        try:
+            value = evaluator.value(node, method)
+        except NotStatic:
+            return None
+        module = method.module
+        tools = _anthropic_tools(value, module.path, node.lineno, method.qualname)
+        if tools is None:
+            return None
+        where = (module, method.qualname, node.lineno)
+        artifact = self._record("tools", where, tools, evaluator.touched, 2)
+        return Input(reference=artifact.reference)
+
     # -- role messages, prompt keywords, template constructors ---------------
 
     def roles(self) -> None:
@@ -287,6 +305,9 @@ class _Scanner:
             function = self._function_of(node.func, block)
             if function is not None:
                 return self._returned(function, node, kind, strength)
+        default = _parameter_default(node, block)
+        if default is not None:
+            node, block = default
         keyed = self._keyed(node, block, kind, strength)
         if keyed is not None:
             return keyed
@@ -380,6 +401,39 @@ class _Scanner:
         return Input(reference=artifact.reference)
 
 
+def _parameter_default(node: ast.expr, block: Block) -> tuple[ast.expr, Block] | None:
+    """`def ask(system=DEFAULT_SYSTEM)`: what `system` is unless a caller says.
+
+    A default is evaluated where the function is defined, in the outer block.
+    """
+    if not isinstance(node, ast.Name) or block.kind != "function":
+        return None
+    if node.id in block.bindings or block.parent is None:
+        return None
+    function = block.node
+    assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    with_defaults = positional[len(positional) - len(args.defaults) :]
+    pairs = list(zip(with_defaults, args.defaults, strict=True))
+    pairs += [
+        (a, d)
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        if d is not None
+    ]
+    for arg, default in pairs:
+        if arg.arg == node.id and not _is_none(default):
+            outer = block.parent
+            while outer.kind == "class" and outer.parent is not None:
+                outer = outer.parent
+            return default, outer
+    return None
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
 def _kind_for(kind: str, name: str, value: str, path: str) -> str:
     """A user message's text named like a system prompt is a system prompt."""
     last = name.rsplit(".", 1)[-1].lower()
@@ -405,9 +459,7 @@ def _looks_like_tool(node: ast.AST) -> bool:
     if not isinstance(node, ast.Dict):
         return False
     keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
-    return ("name" in keys and bool(keys & TOOL_KEYS)) or (
-        "type" in keys and "function" in keys
-    )
+    return "name" in keys and bool(keys & TOOL_KEYS) or {"type", "name"} <= keys
 
 
 def _looks_like_tool_list(node: ast.AST) -> bool:
