@@ -250,6 +250,45 @@ def test_agent_loop_tools_from_classes_and_defaults(tmp_path):
     )
 
 
+def test_notebook_code_cells_read_as_python(tmp_path):
+    project = fixture_repo(tmp_path, "cookbook")
+    broken = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Notes\n"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "outputs": [],
+                "source": ["%pip install anthropic\n", "SYSTEM_PROMPT = (\n"],
+            },
+        ],
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    project.write("broken.ipynb", json.dumps(broken, indent=1) + "\n")
+
+    found, warnings = run(project.root)
+
+    assert calls(found) == {
+        "triage.ipynb::<module>():77": {
+            "method": "messages.create",
+            "model": "claude-sonnet-4-6",
+            "max_tokens": 20,
+            "system": ["triage.ipynb::SYSTEM"],
+            "tools": [],
+            "messages": [("user", "triage.ipynb::build_prompt")],
+            "unread": [],
+        }
+    }
+    assert by_reference(found)["triage.ipynb::build_prompt"].slots == (
+        ("categories", "ticket"),
+        (),
+    )
+    assert warnings == [
+        "broken.ipynb:16: Python syntax error ('(' was never closed); skipped"
+    ]
+
+
 def test_prompty_sections_are_references(tmp_path):
     found, _ = run(fixture_repo(tmp_path, "prompty-files").root)
 

@@ -17,9 +17,10 @@ from promptbudget import filescan, pyrefs, pyscan
 from promptbudget.artifacts import Artifact, is_prose
 from promptbudget.config import DiscoverSettings
 from promptbudget.errors import PromptBudgetError
+from promptbudget.notebooks import is_notebook
 from promptbudget.pyast import NotStatic
 from promptbudget.pyblocks import Module, Modules, modules_for
-from promptbudget.refs import GLOB_CHARS
+from promptbudget.refs import GLOB_CHARS, PYTHON_SUFFIXES
 from promptbudget.request import Assembly
 from promptbudget.tree import Tree, decode_text, glob_match
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Prompts are small; a file over this size is generated data, not a prompt.
 MAX_SCAN_BYTES = 2 * 1024 * 1024
+# Notebooks carry their outputs (images, tables); only the code is read.
+MAX_NOTEBOOK_BYTES = 16 * 1024 * 1024
 # Top-level packages of LLM client libraries and prompt frameworks.
 LLM_LIBRARIES = {
     "anthropic",
@@ -113,7 +116,7 @@ def discover(
         warnings.append(message)
         warn(message)
 
-    python = [f for f in files if f.endswith(".py")]
+    python = [f for f in files if f.endswith(PYTHON_SUFFIXES)]
     parsed = {p: m for p in python if (m := _parse(tree, modules, p, skipped))}
     llm = llm_modules(parsed, modules)
     wanted = set(python)
@@ -165,9 +168,10 @@ def _read(tree: Tree, path: str, skipped: Callable[[str], None]) -> str | None:
         if "no such file" not in str(exc):  # listed by git but deleted since
             skipped(_skip_message(str(exc)))
         return None
-    if len(data) > MAX_SCAN_BYTES:
+    limit = MAX_NOTEBOOK_BYTES if is_notebook(path) else MAX_SCAN_BYTES
+    if len(data) > limit:
         skipped(
-            f"{path}: {len(data):,} bytes, over the {MAX_SCAN_BYTES // 2**20} MB "
+            f"{path}: {len(data):,} bytes, over the {limit // 2**20} MB "
             "discovery reads; skipped"
         )
         return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptbudget.errors import ConfigError, PromptBudgetError
+from promptbudget.notebooks import code_of, is_notebook
 from promptbudget.tree import Tree, text_of
 
 # Deeply nested expressions make the parser recurse; a cap on the source size
@@ -92,6 +93,13 @@ class Module:
     top: Block = field(init=False)
     _parents: dict[int, ast.AST] | None = None
     _by_type: dict[type, list[ast.AST]] | None = None
+    lines: list[int] | None = None  # a notebook's file line per source line
+
+    def file_line(self, line: int) -> int:
+        """Where a line of the parsed source is in the file (differs in notebooks)."""
+        if self.lines is None or not 1 <= line <= len(self.lines):
+            return line
+        return self.lines[line - 1]
 
     def parent_of(self, node: ast.AST) -> ast.AST | None:
         if self._parents is None:
@@ -121,16 +129,18 @@ class Module:
         self._parents, self._by_type = parents, by_type
 
 
-def parse_module(source: str, path: str) -> ast.Module:
+def parse_module(source: str, path: str, lines: list[int] | None = None) -> ast.Module:
     """Parse source, turning every parser failure into a one-line ConfigError."""
     if len(source) > MAX_SOURCE_CHARS:
         raise ConfigError(f"{path}: Python source too large to read statically")
     try:
         return ast.parse(source, filename=path)
     except SyntaxError as exc:
+        line = exc.lineno or 1
+        if lines is not None and 1 <= line <= len(lines):
+            line = lines[line - 1]
         raise ConfigError(
-            f"{path}:{exc.lineno or 1}: Python syntax error ({exc.msg}); "
-            "fix the file so it parses"
+            f"{path}:{line}: Python syntax error ({exc.msg}); fix the file so it parses"
         ) from None
     except (RecursionError, MemoryError, ValueError):
         raise ConfigError(
@@ -140,9 +150,13 @@ def parse_module(source: str, path: str) -> ast.Module:
 
 
 def build_module(source: str, path: str) -> Module:
-    """Parse a module and index its blocks."""
-    tree = parse_module(source, path)
+    """Parse a module (or a notebook's code cells) and index its blocks."""
+    lines = None
+    if is_notebook(path):
+        source, lines = code_of(source, path)
+    tree = parse_module(source, path, lines)
     module = Module(path, tree)
+    module.lines = lines
     try:
         module.top = _block("module", "", tree, tree.body, None, module)
     except RecursionError:

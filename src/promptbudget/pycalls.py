@@ -72,7 +72,8 @@ def read_calls(scanner: Inputs) -> None:
             method = messages_method(call)
             if method is not None:
                 site = _site(scanner, call, method, block)
-                scanner.add(Artifact("call", module.path, None, call.lineno, call=site))
+                line = module.file_line(call.lineno)
+                scanner.add(Artifact("call", module.path, None, line, call=site))
 
 
 def _site(scanner: Inputs, call: ast.Call, method: str, block: Block) -> CallSite:

@@ -161,7 +161,9 @@ def read_reference(module: Module, dotted: str, modules: Modules | None) -> Valu
     """Like read_value, for a parsed module, with what the value was read from."""
     path = module.path
     try:
-        return resolve_name(module, dotted, modules)
+        found = resolve_name(module, dotted, modules)
+        found.line = module.file_line(found.line)
+        return found
     except LookupError:
         what = (
             "assignment, keyword or key"
@@ -172,7 +174,7 @@ def read_reference(module: Module, dotted: str, modules: Modules | None) -> Valu
             f"{path}: no {what} '{dotted}'; check the name after '::' in the reference"
         ) from None
     except NotStatic as exc:
-        line = _line_of(module, dotted)
+        line = module.file_line(_line_of(module, dotted))
         raise ConfigError(
             f"{path}:{line}: '{dotted}' is not a literal promptbudget can "
             f"read without running code ({exc}); assign a string or list literal"

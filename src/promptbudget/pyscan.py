@@ -57,8 +57,8 @@ def scan_module(module: Module, modules: Modules, *, llm: bool = False) -> Modul
     """Artifacts and calls of one parsed module (and what they use elsewhere).
 
     In an llm module (one that uses an LLM library, or that such a module
-    imports) every module- or class-level constant of a few sentences'
-    length is taken for a prompt, whatever its name: `Tone.FORMAL`.
+    imports) every class attribute or UPPER_CASE module constant of a few
+    words' length is taken for a prompt, whatever its name: `Tone.FORMAL`.
     """
     scanner = _Scanner(module, modules)
     scanner.named(loose=llm)
@@ -101,6 +101,7 @@ class _Scanner:
         module, name, line = where
         own = f"{module.path}::{name}"
         found = frozenset(touched - {own})
+        line = module.file_line(line)
         artifact = Artifact(kind, module.path, name, line, value, found)
         artifact.strength = strength
         return self.add(artifact)
@@ -112,7 +113,7 @@ class _Scanner:
             for binding in [*block.bindings.values(), *block.attributes.values()]:
                 if is_prompt_name(binding.name):
                     self._named_binding(binding, is_prose)
-                elif loose and block.kind != "function":
+                elif loose and _is_constant(binding, block):
                     self._named_binding(binding, is_sentences)
             if block.kind == "function" and is_prompt_name(block.qualname):
                 self._prompt_function(block)
@@ -399,6 +400,16 @@ class _Scanner:
         where = (function.module, function.qualname, line)
         artifact = self._record(kind, where, value, evaluator.touched, strength)
         return Input(reference=artifact.reference)
+
+
+def _is_constant(binding: Binding, block: Block) -> bool:
+    """A class attribute or an UPPER_CASE module name: where unnamed prompts live.
+
+    A lowercase module variable in a script or notebook is mostly sample data.
+    """
+    if block.kind == "class":
+        return True
+    return block.kind == "module" and binding.name.isupper()
 
 
 def _parameter_default(node: ast.expr, block: Block) -> tuple[ast.expr, Block] | None:

@@ -23,6 +23,7 @@ from promptbudget.tree import Tree, join_inside, text_of
 from promptbudget.yamlload import load_yaml
 
 GLOB_CHARS = "*?["
+PYTHON_SUFFIXES = (".py", ".ipynb")  # a notebook reads as its code cells
 # Anthropic-defined tools are named by a versioned type: bash_20250124.
 SERVER_TOOL = re.compile(r"^[a-z_]+_\d{8}$")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -92,7 +93,7 @@ def resolve(ref: Reference, tree: Tree, origin: str) -> Resolved:
             f"at {tree.label}; fix the path"
         )
     key = ref.file_label()
-    if ref.name is not None and ref.path.endswith(".py"):
+    if ref.name is not None and ref.path.endswith(PYTHON_SUFFIXES):
         module = modules_for(tree).load(ref.path)
         found = pyrefs.read_reference(module, ref.name, modules_for(tree))
         touched = frozenset(found.touched)
@@ -113,7 +114,7 @@ def resolve(ref: Reference, tree: Tree, origin: str) -> Resolved:
             )
         return Resolved(section[0], ref.path, section[1], ref.text, key)
     raise ConfigError(
-        f"{origin}: '{ref.text}': '::' names a value only in .py, .yaml, .yml, "
+        f"{origin}: '{ref.text}': '::' names a value only in .py, .ipynb, .yaml, .yml, "
         ".json and .prompty files"
     )
 
