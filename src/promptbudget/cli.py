@@ -14,6 +14,7 @@ import click
 
 from promptbudget import __version__
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
+from promptbudget.github import COMMENT_MODES, COMMENT_ON
 from promptbudget.report import REPORTERS
 
 log = logging.getLogger("promptbudget")
@@ -49,8 +50,8 @@ class Group(click.Group):
             ctx.exit(EXIT_COUNT)
 
 
-def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every counting command takes."""
+def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of commands that print a report."""
     options = [
         click.option(
             "--format",
@@ -60,6 +61,26 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Report format.",
         ),
+        click.option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Write the report to FILE instead of standard output.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every counting command takes."""
+    return report_options(count_options(func))
+
+
+def count_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that say how to count."""
+    options = [
         click.option(
             "--config",
             "config_path",
@@ -119,8 +140,18 @@ def _counter(offline: bool, strict: bool, no_cache: bool, jobs: int) -> Any:
     return Counter(env, options, cache, lambda: ApiCounter(env), warn)
 
 
-def _emit(report: Any, fmt: str) -> None:
-    click.echo(REPORTERS[fmt](report), nl=False)
+def _emit(report: Any, fmt: str, output: str | None) -> None:
+    document = REPORTERS[fmt](report)
+    if output and output != "-":
+        try:
+            Path(output).write_text(document, encoding="utf-8")
+        except OSError as exc:
+            raise PromptBudgetError(
+                f"{output}: cannot write the report ({exc.strerror}); "
+                "give --output a writable path"
+            ) from None
+    else:
+        click.echo(document, nl=False)
     if any(row.status == "over" for row in report.rows):
         sys.exit(EXIT_OVER)
 
@@ -154,6 +185,7 @@ def cli() -> None:
 def check(
     files: tuple[str, ...],
     fmt: str,
+    output: str | None,
     config_path: str | None,
     offline: bool,
     strict: bool,
@@ -177,7 +209,7 @@ def check(
     ws = run.find_workspace(cwd, config_path)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
     counter = _counter(offline, strict, no_cache, jobs)
-    _emit(run.check(ws, counter, selected), fmt)
+    _emit(run.check(ws, counter, selected), fmt, output)
 
 
 @cli.command()
@@ -186,6 +218,7 @@ def check(
 def diff(
     base: str | None,
     fmt: str,
+    output: str | None,
     config_path: str | None,
     offline: bool,
     strict: bool,
@@ -208,7 +241,73 @@ def diff(
     ws = run.find_workspace(Path.cwd(), config_path)
     ref = base or _default_base()
     counter = _counter(offline, strict, no_cache, jobs)
-    _emit(run.diff(ws, counter, ref, warn), fmt)
+    _emit(run.diff(ws, counter, ref, warn), fmt, output)
+
+
+@cli.command("github-report")
+@click.argument("base", required=False)
+@click.option(
+    "--comment",
+    type=click.Choice(COMMENT_MODES),
+    default="auto",
+    show_default=True,
+    help="Post one sticky PR comment: auto skips it where the token is read-only.",
+)
+@click.option(
+    "--comment-on",
+    type=click.Choice(COMMENT_ON),
+    default="always",
+    show_default=True,
+    help="When to start a comment; an existing one is always kept current.",
+)
+@click.option(
+    "--warnings-fail", is_flag=True, help="Fail on features past warn_at too."
+)
+@click.option(
+    "--json-report",
+    metavar="FILE",
+    help="Where to write the JSON report (default: $RUNNER_TEMP).",
+)
+@count_options
+def github_report(
+    base: str | None,
+    comment: str,
+    comment_on: str,
+    warnings_fail: bool,
+    json_report: str | None,
+    verbose: int,
+    **count: Any,
+) -> None:
+    """Run diff for a GitHub Actions pull request check.
+
+    Writes the markdown report to $GITHUB_STEP_SUMMARY, annotations on the
+    artifacts that grew, step outputs to $GITHUB_OUTPUT, and one sticky
+    comment on the pull request (GITHUB_TOKEN, GITHUB_API_URL). BASE defaults
+    to origin/$GITHUB_BASE_REF. The action in action.yml runs this.
+
+    \b
+    Examples:
+      promptbudget github-report
+      promptbudget github-report --comment-on changes --warnings-fail
+    """
+    from promptbudget import github, run
+
+    _setup_logging(verbose)
+    env = dict(os.environ)
+    try:
+        ws = run.find_workspace(Path.cwd(), count.pop("config_path"))
+        report = run.diff(ws, _counter(**count), base or _default_base(), warn)
+    except PromptBudgetError as exc:
+        github.publish_error(str(exc), env, sys.stdout)
+        raise
+    options = github.ActionOptions(
+        comment=comment,
+        comment_on=comment_on,
+        warnings_fail=warnings_fail,
+        json_report=Path(json_report) if json_report else None,
+        config_path=ws.config_path,
+    )
+    sys.exit(github.publish(report, options, env, sys.stdout).exit_code)
 
 
 def _default_base() -> str:

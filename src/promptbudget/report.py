@@ -1,4 +1,8 @@
-"""Reporters: turn a Report into text or JSON. Each one is a function of the report."""
+"""Reporters: each turns a Report into the text of one format.
+
+Every reporter has the same shape, Reporter: report in, document out. The
+CLI prints the document or writes it to --output.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from promptbudget.budget import Row, summarize
+from promptbudget.markdown import render_markdown
 from promptbudget.run import Report
+from promptbudget.sarif import render_sarif
+from promptbudget.workflow import render_github
 
 SCHEMA_VERSION = 1
 
@@ -129,10 +136,17 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         item["base_exact"] = row.base_exact
         item["delta"] = row.delta
         item["change"] = row.change
+        changed = row.changed_at or (None, None)
+        item["changed_path"], item["changed_line"] = changed
     return item
 
 
-REPORTERS: dict[str, Callable[[Report], str]] = {
+Reporter = Callable[[Report], str]
+
+REPORTERS: dict[str, Reporter] = {
     "text": render_text,
     "json": render_json,
+    "markdown": render_markdown,
+    "github": render_github,
+    "sarif": render_sarif,
 }

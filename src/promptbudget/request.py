@@ -29,10 +29,11 @@ CANONICAL_VERSION = 1
 class Part:
     """One artifact in a request: where it came from."""
 
-    kind: str  # system, tools, template, text
+    kind: str  # system, tools, template, slot
     reference: str
     path: str
     line: int
+    digest: str = ""  # of the value, to tell which artifact changed
 
 
 @dataclass
@@ -46,6 +47,14 @@ class Assembly:
     def location(self) -> tuple[str, int] | None:
         """The first artifact's file and line, to point a reader at."""
         return (self.parts[0].path, self.parts[0].line) if self.parts else None
+
+    def changed_since(self, base: Assembly) -> tuple[str, int] | None:
+        """The first artifact that is new or differs from base, by its value."""
+        before = {(p.kind, p.reference, p.path): p.digest for p in base.parts}
+        for part in self.parts:
+            if before.get((part.kind, part.reference, part.path)) != part.digest:
+                return (part.path, part.line)
+        return None
 
 
 def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
@@ -79,7 +88,9 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
 
 
 def _part(kind: str, found: Resolved) -> Part:
-    return Part(kind, found.reference, found.path, found.line)
+    value = json.dumps(found.value, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return Part(kind, found.reference, found.path, found.line, digest)
 
 
 def _messages(

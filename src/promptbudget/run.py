@@ -16,6 +16,11 @@ from promptbudget.errors import ConfigError, GitError, PromptBudgetError
 from promptbudget.request import Assembly, assemble, request_for
 from promptbudget.tree import GitTree, Tree, WorkTree
 
+SHALLOW_HINT = (
+    "this is a shallow clone: set fetch-depth: 0 on actions/checkout "
+    "(or run git fetch --unshallow)"
+)
+
 
 @dataclass
 class Workspace:
@@ -119,7 +124,7 @@ def _row(name: str, model: str, a: Assembly, counts: dict[str, Count]) -> Row:
         exact=count.exact,
         source=count.source,
         max_input_tokens=a.feature.budget.max_input_tokens,
-        location=a.location(),
+        location=a.location() or _origin(a),
     )
 
 
@@ -131,11 +136,9 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
     if commit is None and "/" not in ref:
         commit = gitutil.resolve_commit(ws.root, f"origin/{ref}")
     if commit is None:
-        shallow = gitutil.is_shallow(ws.root)
         hint = (
-            "this is a shallow clone: fetch full history (actions/checkout with "
-            "fetch-depth: 0, or git fetch --unshallow)"
-            if shallow
+            SHALLOW_HINT
+            if gitutil.is_shallow(ws.root)
             else f"fetch it with 'git fetch origin {ref}' or name an existing ref"
         )
         raise GitError(f"base ref '{ref}' not found in {ws.root}; {hint}")
@@ -143,10 +146,12 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
         return commit, commit
     base = gitutil.merge_base(ws.root, commit, "HEAD")
     if base is None:
-        raise GitError(
-            f"'{ref}' and HEAD share no history; "
-            "fetch more history or name another base"
+        hint = (
+            SHALLOW_HINT
+            if gitutil.is_shallow(ws.root)
+            else "fetch more history or name another base"
         )
+        raise GitError(f"'{ref}' and HEAD share no history; {hint}")
     return commit, base
 
 
@@ -174,6 +179,8 @@ def diff(
                 row.change = (
                     "same" if row.delta == 0 and previous.body == a.body else "changed"
                 )
+                if row.change == "changed":
+                    row.changed_at = a.changed_since(previous) or _origin(a)
             else:
                 row.change = "new"
             judge(row, a.feature.budget, a, head_config.path)
@@ -199,6 +206,12 @@ def diff(
                 )
             )
     return report
+
+
+def _origin(a: Assembly) -> tuple[str, int]:
+    """Where budgets.yaml declares the feature: its origin is path:line:column."""
+    path, line, _ = a.feature.origin.rsplit(":", 2)
+    return path, int(line)
 
 
 def _base_assemblies(
