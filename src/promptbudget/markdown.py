@@ -121,9 +121,9 @@ def _headline(report: Report, is_diff: bool) -> str:
         return f"{ICONS['ok']} promptbudget: nothing to count"
     if summary["over"] or summary["error"]:
         over = summary["over"] + summary["error"]
-        verdict = f"{ICONS['over']} promptbudget: {over} over budget"
+        verdict = f"{ICONS['over']} promptbudget: {over:,} over budget"
     elif summary["warn"]:
-        verdict = f"{ICONS['warn']} promptbudget: {summary['warn']} near budget"
+        verdict = f"{ICONS['warn']} promptbudget: {summary['warn']:,} near budget"
     else:
         verdict = f"{ICONS['ok']} promptbudget: within budget"
     return f"{verdict} · {_total(report.rows, is_diff)}"
