@@ -31,43 +31,46 @@ def app(tmp_path, monkeypatch) -> Project:
     return project
 
 
-def test_diff_markdown_document(app, fake_api_env):
-    app.append("prompts/answer_system.md", GROWTH)
-    base_commit = app.git("rev-parse", "main")[:12]
-
-    result = invoke("diff", "main", "--format", "markdown")
-
-    assert result.exit_code == 1
+def growth_rows() -> list[tuple[str, int, int]]:
+    """(model, base, head) of answer_question after GROWTH in its system prompt."""
     reserved = ALLOWANCES["answer_question"]
     rows = []
-    total = 0
     for model in ("claude-sonnet-4-6", "claude-haiku-4-5"):
         grown = answer_body(model)
         grown["system"][0]["text"] += GROWTH
         base = fake_count(answer_body(model)) + reserved
         head = fake_count(grown) + reserved
-        total += head - base
         rows.append((model, base, head))
+    return rows
+
+
+def growth_reason(model: str, base: int, head: int) -> str:
+    return (
+        f"answer_question on {model}: grew by {head - base:,} tokens "
+        f"({(head - base) / base:+.1%}), over max_increase 10%; shorten "
+        "prompts/answer_system.md, app/prompts.py, app/tools.py ... or raise "
+        "features.answer_question.budget.max_increase in budgets.yaml"
+    )
+
+
+def expected_growth_markdown(ref: str, commit: str) -> str:
+    """The markdown of the support app after GROWTH in its system prompt."""
+    rows = growth_rows()
+    total = sum(head - base for _, base, head in rows)
     classify = fake_count(classify_body())
     table = [
         f"| `answer_question` | {model} | {base:,} | {head:,} | {head - base:+,} | "
         f"{(head - base) / base:+.1%} | {head / 4000:.0%} of 4,000 | ❌ over |"
         for model, base, head in rows
     ]
-    reasons = [
-        f"- answer_question on {model}: grew by {head - base:,} tokens "
-        f"({(head - base) / base:+.1%}), over max_increase 10%; shorten "
-        "prompts/answer_system.md, app/prompts.py, app/tools.py ... or raise "
-        "features.answer_question.budget.max_increase in budgets.yaml"
-        for model, base, head in rows
-    ]
+    reasons = [f"- {growth_reason(*row)}" for row in rows]
     base_total = sum(base for _, base, _ in rows) + classify
-    assert result.stdout == "\n".join(
+    return "\n".join(
         [
             f"### ❌ promptbudget: 2 over budget · total {total:+,} tokens "
             f"({total / base_total:+.1%})",
             "",
-            f"Base: `main` at `{base_commit}`. All counts are exact (count_tokens).",
+            f"Base: `{ref}` at `{commit[:12]}`. All counts are exact (count_tokens).",
             "",
             "| feature | model | base | head | delta | % | budget use | status |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -85,6 +88,17 @@ def test_diff_markdown_document(app, fake_api_env):
             "</details>",
             "",
         ]
+    )
+
+
+def test_diff_markdown_document(app, fake_api_env):
+    app.append("prompts/answer_system.md", GROWTH)
+
+    result = invoke("diff", "main", "--format", "markdown")
+
+    assert result.exit_code == 1
+    assert result.stdout == expected_growth_markdown(
+        "main", app.git("rev-parse", "main")
     )
 
 
