@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,18 +18,10 @@ import pytest
 from test_check import classify_body
 
 from fakeapi import fake_count
-from project import CLASSIFY_PROMPT, Project
+from project import CLASSIFY_PROMPT, Project, snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
-GIT_IDENTITY = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.com",
-}
-
 pytestmark = pytest.mark.skipif(
     not PRE_COMMIT.exists(), reason="pre-commit is not installed beside this Python"
 )
@@ -43,31 +34,11 @@ def hooks(tmp_path_factory) -> dict[str, str]:
     The snapshot has the working tree as it is (uncommitted edits included),
     at a fixed commit, so every test installs the same hook.
     """
-    snapshot = tmp_path_factory.mktemp("hook-repo")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, snapshot / name)
-    env = {
-        **os.environ,
-        **GIT_IDENTITY,
-        "GIT_CONFIG_GLOBAL": str(snapshot / ".gitconfig-none"),
-    }
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
-        subprocess.run(["git", *args], cwd=snapshot, env=env, check=True)
-    rev = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=snapshot, env=env, capture_output=True
-    ).stdout.decode()
+    repo = tmp_path_factory.mktemp("hook-repo")
+    rev = snapshot(REPO, repo)
     return {
-        "repo": str(snapshot),
-        "rev": rev.strip(),
+        "repo": str(repo),
+        "rev": rev,
         "home": str(tmp_path_factory.mktemp("pre-commit-home")),
         "pip_cache": str(tmp_path_factory.mktemp("pip-cache")),
     }
