@@ -132,6 +132,7 @@ def test_text_table(app, fake_api_env):
         "input",
         "budget",
         "use",
+        "$/call",
         "status",
         "source",
     ]
@@ -141,6 +142,7 @@ def test_text_table(app, fake_api_env):
         f"{sonnet:,}",
         "4,000",
         f"{sonnet / 4000:.0%}",
+        f"{(sonnet * 3.0 + 1024 * 15.0) / 1e6:.4f}",
         "ok",
         "api",
     ]
@@ -283,3 +285,28 @@ def test_slot_constant_in_code_raises_the_count(app, fake_api_env):
 
     assert after["input_tokens"] - before["input_tokens"] == 4 * 200
     assert after["reserved_tokens"] == 8 * 200 + 100
+
+
+def test_long_retry_after_is_not_slept_through(app, fake_api_env):
+    fake_api_env.always_fail(429, retry_after="3600")
+
+    result = invoke("check", "--format", "json", "--jobs", "1", "--max-wait", "5")
+
+    assert result.exit_code == 0
+    assert {r["source"] for r in json.loads(result.stdout)["results"]} == {"estimate"}
+    assert (
+        "count_tokens failed for answer_question on claude-sonnet-4-6 (the API asked "
+        "to retry in 3600s, longer than --max-wait 5s); using an estimate"
+    ) in result.stderr
+    # one attempt per request: no retry was slept through
+    assert fake_api_env.count_requests() == 3
+
+
+def test_short_retry_after_is_retried_by_the_sdk(app, fake_api_env):
+    fake_api_env.fail(429, times=1, retry_after="0.01")
+
+    result = invoke("check", "--format", "json", "--jobs", "1")
+
+    assert {r["source"] for r in json.loads(result.stdout)["results"]} == {"api"}
+    assert fake_api_env.count_requests() == 4
+    assert result.stderr == ""

@@ -72,6 +72,7 @@ def test_example_app_checks_without_a_key():
         "input",
         "budget",
         "use",
+        "$/call",
         "status",
         "source",
     ]

@@ -307,3 +307,21 @@ def test_500_features_end_to_end(tmp_path, monkeypatch, fake_api_env):
     shown = sum(line.startswith("| `feature_") for line in lines)
     assert shown == 500
     assert fake_api_env.count_requests() == 1000
+
+
+def test_a_stale_lockfile_fails_the_headline_and_is_listed():
+    report = Report(
+        "check",
+        [row("answer", "claude-sonnet-4-6", 500)],
+        problems=[
+            "promptbudget.lock: answer on claude-sonnet-4-6 is stale; run promptbudget lock"
+        ],
+    )
+
+    lines = render_markdown(report).splitlines()
+
+    assert lines[0] == "### ❌ promptbudget: 1 problem"
+    assert (
+        "- ❌ promptbudget.lock: answer on claude-sonnet-4-6 is stale; run promptbudget lock"
+        in lines
+    )

@@ -137,3 +137,10 @@ def test_markdown_in_the_log_cannot_issue_commands():
     stop = lines.index(f"::stop-commands::{token}")
     resume = lines.index(f"::{token}::")
     assert stop < lines.index("::error::injected") < resume
+
+
+def test_a_problem_is_an_error_without_a_file():
+    report = Report("check", [], problems=["promptbudget.lock: stale, 2 entries"])
+    assert annotations(report) == [
+        "::error title=promptbudget::promptbudget.lock: stale, 2 entries"
+    ]

@@ -9,32 +9,69 @@ estimate, with a warning).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
+from promptbudget.counting import TransientCountError
 from promptbudget.errors import CountError
 
-log = logging.getLogger(__name__)
+
+class WaitTooLong(Exception):
+    """The API asked for a retry later than the caller is willing to wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"{seconds:g}s")
+        self.seconds = seconds
 
 
-class TransientCountError(Exception):
-    """The endpoint could not answer now; an estimate may stand in."""
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds a retry-after-ms or retry-after header asks for, if any."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) / scale
+        except ValueError:
+            continue
+    return None
 
 
-def has_credentials(env: Mapping[str, str]) -> bool:
-    return bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"))
+def _max_wait_middleware(anthropic: Any, max_wait: float) -> Any:
+    """SDK middleware that stops a retry whose wait exceeds max_wait.
+
+    The SDK sleeps through any retry-after it is given; in CI a wait of
+    minutes is worse than an estimate, so the answer is turned into an error
+    the caller falls back from.
+    """
+
+    class MaxWait(anthropic.Middleware):  # type: ignore[misc]
+        def handle(self, request: Any, call_next: Any) -> Any:
+            response = call_next(request)
+            if response.status_code == 429 or response.status_code >= 500:
+                wait = retry_after(response.headers)
+                if wait is not None and wait > max_wait:
+                    raise WaitTooLong(wait)
+            return response
+
+    return MaxWait()
 
 
 class ApiCounter:
     """Counts one request at a time; safe to share between threads."""
 
     def __init__(
-        self, env: Mapping[str, str], *, max_retries: int = 2, timeout: float = 60.0
+        self,
+        env: Mapping[str, str],
+        *,
+        max_retries: int = 2,
+        timeout: float = 60.0,
+        max_wait: float = 60.0,
     ) -> None:
         self.env = env
         self.max_retries = max_retries
         self.timeout = timeout
+        self.max_wait = max_wait
         self._client: Any = None
 
     def _sdk_client(self) -> Any:
@@ -47,6 +84,7 @@ class ApiCounter:
                 base_url=self.env.get("ANTHROPIC_BASE_URL") or None,
                 max_retries=self.max_retries,
                 timeout=self.timeout,
+                middleware=[_max_wait_middleware(anthropic, self.max_wait)],
             )
         return self._client
 
@@ -58,6 +96,11 @@ class ApiCounter:
         model = request["model"]
         try:
             answer = client.messages.count_tokens(**request)
+        except WaitTooLong as exc:
+            raise TransientCountError(
+                f"the API asked to retry in {exc}, longer than --max-wait "
+                f"{self.max_wait:g}s"
+            ) from None
         except anthropic.AuthenticationError as exc:
             raise CountError(
                 f"count_tokens refused the API key (401 {_kind(exc)}); "

@@ -30,6 +30,13 @@ class Row:
     location: tuple[str, int] | None = None
     # diff only: the first artifact that differs from the base (else budgets.yaml)
     changed_at: tuple[str, int] | None = None
+    max_tokens: int | None = None
+    cost_per_call: float | None = None
+    base_cost_per_call: float | None = None
+    base_model: str | None = None  # diff: the model the base called, if it moved
+    # --explain: (part, base tokens or None, head tokens or None), and whether exact
+    parts: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    parts_exact: bool = True
 
 
 def judge(
@@ -57,6 +64,17 @@ def judge(
             f"{label}: {_n(tokens, row.exact)} of {limit:,} tokens "
             f"({tokens / limit:.0%}), past warn_at {budget.warn_at:.0%}"
         )
+
+    cost_limit = budget.max_cost_per_call
+    if cost_limit is not None and row.cost_per_call is not None:
+        if row.cost_per_call > cost_limit:
+            row.status = "over"
+            row.reasons.append(
+                f"{label}: ${row.cost_per_call:.4f} per call > ${cost_limit:.4f} "
+                f"(input plus max_tokens of output); {fix}lower max_tokens, route "
+                f"it to a cheaper model, or raise {knob}.max_cost_per_call in "
+                f"{config_path}"
+            )
 
     allowed = _allowed_increase(budget, row.base_input_tokens)
     if allowed is not None and row.delta is not None and row.delta > allowed:
@@ -94,7 +112,11 @@ def _increase_text(budget: Budget) -> str:
 def _shorten(assembly: Assembly | None) -> str:
     if assembly is None:
         return ""
-    paths = list(dict.fromkeys(p.path for p in assembly.parts if p.kind != "slot"))
+    paths = list(
+        dict.fromkeys(
+            p.path for p in assembly.parts if p.kind not in ("slot", "routes")
+        )
+    )
     if not paths:
         return ""
     shown = ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")

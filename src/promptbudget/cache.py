@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from promptbudget import diag
+from promptbudget.templates import Template
+
 FILE_NAME = "counts.sqlite3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counts (
@@ -21,7 +24,12 @@ CREATE TABLE IF NOT EXISTS counts (
     model TEXT NOT NULL,
     input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0),
     counted_at REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS templates (
+    key TEXT PRIMARY KEY,
+    slots TEXT NOT NULL,
+    rendered TEXT NOT NULL
+);
 """
 
 
@@ -47,6 +55,7 @@ class CountCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open()
+            diag.info("count cache %s", self.path)
         except sqlite3.DatabaseError:
             self._set_aside()
         except OSError as exc:
@@ -61,7 +70,7 @@ class CountCache:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+            db.executescript(SCHEMA)
             db.execute("SELECT count(*) FROM counts WHERE key = ''").fetchone()
         except sqlite3.DatabaseError:
             db.close()
@@ -119,6 +128,33 @@ class CountCache:
                 )
         except sqlite3.DatabaseError as exc:
             self.warn(f"cache write failed ({exc}); counts were not saved")
+
+    def get_template(self, key: str) -> Template | None:
+        db = self._connect()
+        if db is None:
+            return None
+        try:
+            row = db.execute(
+                "SELECT slots, rendered FROM templates WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if row is None:
+            return None
+        slots = tuple(name for name in row[0].split("\n") if name)
+        return Template(slots, row[1])
+
+    def put_template(self, key: str, template: Template) -> None:
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            db.execute(
+                "INSERT OR REPLACE INTO templates VALUES (?, ?, ?)",
+                (key, "\n".join(template.slots), template.rendered),
+            )
+        except sqlite3.DatabaseError as exc:
+            self.warn(f"cache write failed ({exc}); template not saved")
 
     def close(self) -> None:
         if self._db is not None:

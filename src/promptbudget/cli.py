@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -12,14 +11,13 @@ from typing import Any
 
 import click
 
-from promptbudget import __version__
+from promptbudget import __version__, diag
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
 from promptbudget.github import COMMENT_MODES, COMMENT_ON
 from promptbudget.report import REPORTERS
 
-log = logging.getLogger("promptbudget")
-
 FORMATS = tuple(REPORTERS)
+COUNTING_SETTINGS = ("offline", "strict", "no_cache", "jobs", "max_retries", "max_wait")
 
 
 def warn(message: str) -> None:
@@ -41,7 +39,10 @@ class Group(click.Group):
             click.echo("promptbudget: interrupted", err=True)
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            log.debug("internal error", exc_info=True)
+            if diag.LEVEL["verbose"] >= 2:
+                import traceback
+
+                traceback.print_exc()
             click.echo(
                 f"promptbudget: internal error: {type(exc).__name__}: {exc} "
                 "(run with -vv for details and report it)",
@@ -50,36 +51,30 @@ class Group(click.Group):
             ctx.exit(EXIT_COUNT)
 
 
-def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options of commands that print a report."""
-    options = [
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(FORMATS),
-            default="text",
-            show_default=True,
-            help="Report format.",
-        ),
-        click.option(
-            "-o",
-            "--output",
-            metavar="FILE",
-            help="Write the report to FILE instead of standard output.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every counting command takes."""
-    return report_options(count_options(func))
+    """Options every counting command takes: the format and how to count."""
+    func = count_options(func)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="Report format.",
+    )(func)
+
+
+def output_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="Write the report to FILE instead of standard output.",
+    )(func)
 
 
 def count_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that say how to count."""
+    """Options that say where budgets.yaml is and how to count."""
     options = [
         click.option(
             "--config",
@@ -105,6 +100,21 @@ def count_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Count requests sent at once.",
         ),
         click.option(
+            "--max-retries",
+            type=click.IntRange(0, 10),
+            default=2,
+            show_default=True,
+            help="Retries of a failed count request (the SDK's, with backoff).",
+        ),
+        click.option(
+            "--max-wait",
+            type=click.FloatRange(0),
+            default=60.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Longest retry-after to wait for; past it the count is estimated.",
+        ),
+        click.option(
             "-v", "--verbose", count=True, help="-v for info, -vv for debug, on stderr."
         ),
     ]
@@ -114,33 +124,42 @@ def count_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup_logging(verbose: int) -> None:
-    level = (
-        logging.WARNING
-        if verbose == 0
-        else logging.INFO
-        if verbose == 1
-        else logging.DEBUG
-    )
+    """-v for info, -vv for debug, on stderr; logging loads only when asked for."""
+    diag.LEVEL["verbose"] = verbose
+    if verbose == 0:
+        return
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("promptbudget: %(levelname)s: %(message)s"))
     root = logging.getLogger("promptbudget")
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
     root.propagate = False
 
 
-def _counter(offline: bool, strict: bool, no_cache: bool, jobs: int) -> Any:
+def _counter(settings: dict[str, Any]) -> Any:
+    """A Counter from the counting options; the SDK is imported only if used."""
     from promptbudget.api import ApiCounter
     from promptbudget.cache import CountCache, cache_dir
     from promptbudget.counting import Counter, CountOptions
+    from promptbudget.progress import progress_for
 
     env = dict(os.environ)
-    cache = None if no_cache else CountCache(cache_dir(env), warn)
-    options = CountOptions(offline=offline, strict=strict, jobs=jobs)
-    return Counter(env, options, cache, lambda: ApiCounter(env), warn)
+    cache = None if settings["no_cache"] else CountCache(cache_dir(env), warn)
+    options = CountOptions(
+        offline=settings["offline"], strict=settings["strict"], jobs=settings["jobs"]
+    )
+
+    def api() -> ApiCounter:
+        return ApiCounter(
+            env, max_retries=settings["max_retries"], max_wait=settings["max_wait"]
+        )
+
+    return Counter(env, options, cache, api, warn, progress_for(env))
 
 
-def _emit(report: Any, fmt: str, output: str | None) -> None:
+def _emit(report: Any, fmt: str, output: str | None = None) -> None:
     document = REPORTERS[fmt](report)
     if output and output != "-":
         try:
@@ -152,17 +171,24 @@ def _emit(report: Any, fmt: str, output: str | None) -> None:
             ) from None
     else:
         click.echo(document, nl=False)
-    if any(row.status == "over" for row in report.rows):
+    if report.problems or any(row.status == "over" for row in report.rows):
         sys.exit(EXIT_OVER)
 
 
-def counting_command(func: Callable[..., Any]) -> Callable[..., Any]:
+def with_counter(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the counting options into logging setup and a Counter argument."""
+
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
         _setup_logging(kwargs.pop("verbose"))
-        return func(**kwargs)
+        settings = {name: kwargs.pop(name) for name in COUNTING_SETTINGS}
+        return func(counter=_counter(settings), **kwargs)
 
-    return common_options(wrapper)
+    return wrapper
+
+
+def counting_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    return common_options(with_counter(func))
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,16 +207,30 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path())
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Exit 1 when the lockfile is stale (a request changed, its entry did not).",
+)
+@click.option(
+    "--explain", is_flag=True, help="Break each feature's count down by part."
+)
+@click.option(
+    "--verify-lock",
+    is_flag=True,
+    help="Recount every lockfile entry with the API and report any that differ.",
+)
+@output_option
 @counting_command
 def check(
     files: tuple[str, ...],
-    fmt: str,
+    locked: bool,
+    explain: bool,
+    verify_lock: bool,
     output: str | None,
+    fmt: str,
     config_path: str | None,
-    offline: bool,
-    strict: bool,
-    no_cache: bool,
-    jobs: int,
+    counter: Any,
 ) -> None:
     """Count every feature and compare it with its budget.
 
@@ -208,22 +248,28 @@ def check(
     cwd = Path.cwd()
     ws = run.find_workspace(cwd, config_path)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
-    counter = _counter(offline, strict, no_cache, jobs)
-    _emit(run.check(ws, counter, selected), fmt, output)
+    report = run.check(
+        ws, counter, selected, locked=locked, verify_lock=verify_lock, explain=explain
+    )
+    _emit(report, fmt, output)
 
 
 @cli.command()
 @click.argument("base", required=False)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Break each changed feature down by part: which file grew, by how much.",
+)
+@output_option
 @counting_command
 def diff(
     base: str | None,
-    fmt: str,
+    explain: bool,
     output: str | None,
+    fmt: str,
     config_path: str | None,
-    offline: bool,
-    strict: bool,
-    no_cache: bool,
-    jobs: int,
+    counter: Any,
 ) -> None:
     """Compare token counts at BASE's merge base with the working tree.
 
@@ -240,8 +286,7 @@ def diff(
 
     ws = run.find_workspace(Path.cwd(), config_path)
     ref = base or _default_base()
-    counter = _counter(offline, strict, no_cache, jobs)
-    _emit(run.diff(ws, counter, ref, warn), fmt, output)
+    _emit(run.diff(ws, counter, ref, warn, explain=explain), fmt, output)
 
 
 @cli.command("github-report")
@@ -269,14 +314,15 @@ def diff(
     help="Where to write the JSON report (default: $RUNNER_TEMP).",
 )
 @count_options
+@with_counter
 def github_report(
     base: str | None,
     comment: str,
     comment_on: str,
     warnings_fail: bool,
     json_report: str | None,
-    verbose: int,
-    **count: Any,
+    config_path: str | None,
+    counter: Any,
 ) -> None:
     """Run diff for a GitHub Actions pull request check.
 
@@ -292,11 +338,10 @@ def github_report(
     """
     from promptbudget import github, run
 
-    _setup_logging(verbose)
     env = dict(os.environ)
     try:
-        ws = run.find_workspace(Path.cwd(), count.pop("config_path"))
-        report = run.diff(ws, _counter(**count), base or _default_base(), warn)
+        ws = run.find_workspace(Path.cwd(), config_path)
+        report = run.diff(ws, counter, base or _default_base(), warn)
     except PromptBudgetError as exc:
         github.publish_error(str(exc), env, sys.stdout)
         raise
@@ -308,6 +353,92 @@ def github_report(
         config_path=ws.config_path,
     )
     sys.exit(github.publish(report, options, env, sys.stdout).exit_code)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    metavar="MODEL",
+    help="Model to count for; repeat for several (default: budgets.yaml's models, "
+    "else claude-sonnet-4-6).",
+)
+@click.option(
+    "--as",
+    "shape",
+    type=click.Choice(("message", "system", "tools")),
+    default="message",
+    show_default=True,
+    help="Count each target as one user message, a system prompt, or tool definitions.",
+)
+@counting_command
+def count(
+    targets: tuple[str, ...],
+    models: tuple[str, ...],
+    shape: str,
+    fmt: str,
+    config_path: str | None,
+    counter: Any,
+) -> None:
+    """Count the tokens of files, references or stdin, per model.
+
+    TARGET is a file, a reference such as app/prompts.py::SYSTEM, or - for
+    stdin (the default when no TARGET is given). Each is counted as one user
+    message unless --as says otherwise.
+
+    \b
+    Examples:
+      promptbudget count prompts/answer.md
+      promptbudget count -m claude-haiku-4-5 -m claude-opus-4-8 app/prompts.py::SYSTEM
+      git show HEAD~1:prompts/a.md | promptbudget count -m claude-haiku-4-5 -
+    """
+    from promptbudget import adhoc, run
+    from promptbudget.report import render_count_json, render_count_text
+
+    cwd = Path.cwd()
+    specs = list(targets) or ["-"]
+    stdin_text = sys.stdin.read() if "-" in specs else None
+    root = gitutil_root(cwd)
+    chosen = list(models) or adhoc.default_models(
+        run.config_models(cwd, config_path, warn)
+    )
+    loaded = adhoc.load_targets(specs, shape, root, cwd, stdin_text)
+    rows = adhoc.count_targets(loaded, chosen, shape, counter)
+    total = adhoc.totals(rows) if len(loaded) > 1 else []
+    if fmt not in ("text", "json"):
+        raise click.UsageError("count prints --format text or json")
+    render = render_count_json if fmt == "json" else render_count_text
+    click.echo(render(rows, total), nl=False)
+
+
+@cli.command()
+@counting_command
+def lock(fmt: str, config_path: str | None, counter: Any) -> None:
+    """Write the lockfile named in budgets.yaml from exact counts.
+
+    Needs ANTHROPIC_API_KEY. Commit the lockfile: check and diff then use its
+    entries as exact counts where no key is available (fork pull requests,
+    laptops), as long as the request they were counted for is unchanged.
+
+    \b
+    Examples:
+      promptbudget lock
+      promptbudget check --locked
+    """
+    from promptbudget import run
+
+    ws = run.find_workspace(Path.cwd(), config_path)
+    path, entries = run.lock(ws, counter)
+    click.echo(f"wrote {path} ({entries} entries)")
+
+
+def gitutil_root(cwd: Path) -> Path:
+    from promptbudget import gitutil
+
+    return (gitutil.toplevel(cwd) or cwd).resolve()
 
 
 def _default_base() -> str:

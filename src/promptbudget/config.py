@@ -6,14 +6,14 @@ the nearest valid key suggested for a misspelling.
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptbudget.errors import ConfigError
-from promptbudget.tree import Tree, text_of
+from promptbudget.pricing import PRICE_FIELDS, Price
+from promptbudget.tree import Tree, join_inside, text_of
 from promptbudget.yamlload import Marks, load_yaml
 
 CONFIG_NAME = "budgets.yaml"
@@ -68,6 +68,7 @@ class Budget:
     max_input_tokens: int | None = None
     warn_at: float = DEFAULT_WARN_AT
     max_increase: Increase | None = None
+    max_cost_per_call: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class Config:
     models: tuple[str, ...]
     features: dict[str, Feature]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    lockfile: str | None = None  # repository-relative
+    routes: str | None = None  # a reference to a routing table
+    prices: dict[str, Price] = field(default_factory=dict)
 
 
 def load_config(tree: Tree, path: str) -> Config:
@@ -131,10 +135,25 @@ def parse_config(text: str, path: str) -> Config:
             "needs a 'features' mapping with at least one feature",
         )
     features = {}
+    routed = raw.get("routes") is not None
     for name, body in features_raw.items():
-        features[str(name)] = checker.feature(str(name), body, models)
+        features[str(name)] = checker.feature(str(name), body, models, routed)
     base_dir = posixpath.dirname(path)
-    return Config(path, base_dir, models, features, raw)
+    lockfile = None
+    if raw.get("lockfile") is not None:
+        value = raw["lockfile"]
+        if not isinstance(value, str) or not value.strip():
+            raise checker.error(
+                ("lockfile",), "must be a path such as promptbudget.lock"
+            )
+        lockfile = join_inside(
+            base_dir, value.strip(), origin=checker.at(("lockfile",))
+        )
+    routes = None
+    if raw.get("routes") is not None:
+        routes = checker.references(raw["routes"], ("routes",))[0]
+    prices = checker.prices(raw.get("prices") or {}, ("prices",))
+    return Config(path, base_dir, models, features, raw, lockfile, routes, prices)
 
 
 class _Checker:
@@ -199,7 +218,9 @@ class _Checker:
             raise self.error(key_path, f"must be {least} of tokens, not {value!r}")
         return value
 
-    def feature(self, name: str, body: Any, default_models: tuple[str, ...]) -> Feature:
+    def feature(
+        self, name: str, body: Any, default_models: tuple[str, ...], routed: bool
+    ) -> Feature:
         key_path: tuple[Any, ...] = ("features", name)
         if not FEATURE_NAME.match(name):
             raise self.error(key_path, "feature names use letters, digits, _ . and -")
@@ -210,8 +231,9 @@ class _Checker:
         self.keys(body, key_path, FEATURE_KEYS)
         if "models" in body:
             models = self.models(body["models"], (*key_path, "models"))
-        elif default_models:
-            models = default_models
+        elif default_models or routed:
+            # Routes, read when the feature is assembled, may name its model.
+            models = ()
         else:
             raise self.error(
                 key_path,
@@ -323,7 +345,47 @@ class _Checker:
         increase = None
         if value.get("max_increase") is not None:
             increase = self.increase(value["max_increase"], (*key_path, "max_increase"))
-        return Budget(max_input, warn_at, increase)
+        max_cost = None
+        if value.get("max_cost_per_call") is not None:
+            max_cost = self.dollars(
+                value["max_cost_per_call"], (*key_path, "max_cost_per_call")
+            )
+        return Budget(max_input, warn_at, increase, max_cost)
+
+    def dollars(self, value: Any, key_path: tuple[Any, ...]) -> float:
+        """A positive amount in USD: 0.05 or '$0.05'."""
+        text = value.strip().lstrip("$") if isinstance(value, str) else value
+        try:
+            amount = float(text)
+        except (TypeError, ValueError):
+            amount = -1.0
+        if isinstance(value, bool) or not amount > 0:
+            raise self.error(
+                key_path, f"must be a positive amount in USD, not {value!r}"
+            )
+        return amount
+
+    def prices(self, value: Any, key_path: tuple[Any, ...]) -> dict[str, Price]:
+        if not isinstance(value, dict):
+            raise self.error(key_path, "must map model names to {input, output} prices")
+        result = {}
+        for model, fields in value.items():
+            at = (*key_path, model)
+            if not isinstance(fields, dict):
+                raise self.error(at, "must be a mapping such as {input: 3, output: 15}")
+            self.keys(fields, at, PRICE_FIELDS)
+            if "input" not in fields or "output" not in fields:
+                raise self.error(at, "needs input and output (USD per million tokens)")
+            amounts = {
+                name: self.price_amount(fields[name], (*at, name)) for name in fields
+            }
+            result[str(model)] = Price(**amounts)
+        return result
+
+    def price_amount(self, value: Any, key_path: tuple[Any, ...]) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise self.error(key_path, f"must be USD per million tokens, not {value!r}")
+        return float(value)
 
     def percent(self, value: Any, key_path: tuple[Any, ...]) -> float:
         """'90%' or 0.9 as a fraction."""
@@ -350,5 +412,7 @@ def _dotted(key_path: tuple[Any, ...]) -> str:
 
 
 def _nearest(word: str, choices: tuple[str, ...]) -> str | None:
+    import difflib  # only on the error path
+
     found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return found[0] if found else None

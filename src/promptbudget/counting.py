@@ -7,17 +7,22 @@ ones fall back to an estimate with a warning, unless strict.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from promptbudget.api import TransientCountError, has_credentials
+from promptbudget import diag
 from promptbudget.errors import CountError
 from promptbudget.request import request_key
+from promptbudget.templates import TemplateStore
 
-log = logging.getLogger(__name__)
+
+class TransientCountError(Exception):
+    """The endpoint could not answer now; an estimate may stand in."""
+
+
+def has_credentials(env: Mapping[str, str]) -> bool:
+    return bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"))
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,17 @@ class ExactCounter(Protocol):
     def count(self, request: dict[str, Any], label: str) -> int: ...
 
 
-class Cache(Protocol):
+class Progress(Protocol):
+    """Shows requests as they finish; the CLI's is a rich bar on a terminal."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Cache(TemplateStore, Protocol):
     def get_many(self, keys: list[str]) -> dict[str, int]: ...
 
     def put_many(self, rows: list[tuple[str, str, int]]) -> None: ...
@@ -62,22 +77,42 @@ class Counter:
         cache: Cache | None,
         api: Callable[[], ExactCounter],
         warn: Callable[[str], None],
+        progress: Progress | None = None,
     ) -> None:
         self.env = env
         self.options = options
         self.cache = cache
         self.api = api
         self.warn = warn
+        self.progress = progress
+        # Exact counts from lockfiles, by request key; consulted before the cache.
+        self.locked: dict[str, int] = {}
+
+    @property
+    def templates(self) -> TemplateStore | None:
+        """Where parsed templates are remembered: the count cache, if any."""
+        return self.cache
 
     def count_all(self, jobs: list[Job]) -> dict[str, Count]:
         """A Count for every job's key."""
         unique = {job.key: job for job in jobs}
-        counts: dict[str, Count] = {}
+        counts: dict[str, Count] = {
+            key: Count(self.locked[key], True, "lock")
+            for key in unique
+            if key in self.locked
+        }
 
         if self.cache is not None:
-            for key, tokens in self.cache.get_many(list(unique)).items():
+            wanted = [key for key in unique if key not in counts]
+            for key, tokens in self.cache.get_many(wanted).items():
                 counts[key] = Count(tokens, True, "cache")
         missing = [job for key, job in unique.items() if key not in counts]
+        diag.info(
+            "%d requests: %d from lockfiles or cache, %d to count",
+            len(unique),
+            len(unique) - len(missing),
+            len(missing),
+        )
         if not missing:
             return counts
 
@@ -101,6 +136,42 @@ class Counter:
             counts.update(self._estimate(failed))
         return counts
 
+    def recount(self, jobs: list[Job]) -> dict[str, int]:
+        """Exact counts straight from the API, past lockfile and cache.
+
+        Used to write and to verify lockfiles: any count that cannot be made
+        exactly is an error (exit 3), never an estimate.
+        """
+        if self.options.offline or not has_credentials(self.env):
+            raise CountError(
+                "writing or verifying the lockfile needs exact counts; "
+                "set ANTHROPIC_API_KEY (and drop --offline)"
+            )
+        unique = list({job.key: job for job in jobs}.values())
+        strict, self.options.strict = self.options.strict, True
+        try:
+            exact, _ = self._ask_api(unique)
+        finally:
+            self.options.strict = strict
+        if self.cache is not None:
+            self.cache.put_many(
+                [(job.key, job.request["model"], exact[job.key]) for job in unique]
+            )
+        return exact
+
+    def _collect(self, finished: Any) -> list[tuple[Job, int | None, str | None]]:
+        results = []
+        for result in finished:
+            results.append(result)
+            if self.progress is not None:
+                self.progress.advance()
+        return results
+
+    def estimate(self, request: dict[str, Any]) -> int:
+        from promptbudget import estimate
+
+        return estimate.estimate_request(request)
+
     def _why_estimates(self) -> None:
         if self.options.strict:
             reason = (
@@ -112,8 +183,6 @@ class Counter:
                 f"--strict needs exact counts, but {reason}; set ANTHROPIC_API_KEY "
                 "or drop --strict"
             )
-        if not self.options.offline:
-            log.info("no ANTHROPIC_API_KEY: counting offline, as estimates")
 
     def _ask_api(self, jobs: list[Job]) -> tuple[dict[str, int], list[Job]]:
         counter = self.api()
@@ -121,27 +190,36 @@ class Counter:
         failed: list[Job] = []
 
         def one(job: Job) -> tuple[Job, int | None, str | None]:
+            diag.debug("count_tokens for %s, request %s", job.label, job.key[:12])
             try:
                 return job, counter.count(job.request, job.label), None
             except TransientCountError as exc:
                 return job, None, str(exc)
 
+        from concurrent.futures import ThreadPoolExecutor
+
         workers = max(1, min(self.options.jobs, len(jobs)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for job, tokens, problem in pool.map(one, jobs):
-                if tokens is not None:
-                    exact[job.key] = tokens
-                    continue
-                if self.options.strict:
-                    raise CountError(
-                        f"count_tokens failed for {job.label} ({problem}) and --strict "
-                        "allows no estimate; retry later"
-                    )
-                self.warn(
-                    f"count_tokens failed for {job.label} ({problem}); "
-                    "using an estimate"
+        if self.progress is not None:
+            self.progress.start(len(jobs))
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = self._collect(pool.map(one, jobs))
+        finally:
+            if self.progress is not None:
+                self.progress.stop()
+        for job, tokens, problem in results:
+            if tokens is not None:
+                exact[job.key] = tokens
+                continue
+            if self.options.strict:
+                raise CountError(
+                    f"count_tokens failed for {job.label} ({problem}) and --strict "
+                    "allows no estimate; retry later"
                 )
-                failed.append(job)
+            self.warn(
+                f"count_tokens failed for {job.label} ({problem}); using an estimate"
+            )
+            failed.append(job)
         return exact, failed
 
     def _estimate(self, jobs: list[Job]) -> dict[str, Count]:

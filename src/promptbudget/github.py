@@ -85,8 +85,8 @@ def publish(
     summary = summarize(report.rows)
     over = summary["over"] + summary["error"]
     warnings = summary["warn"]
-    status = "fail" if over else "warn" if warnings else "pass"
-    failing = bool(over or (warnings and options.warnings_fail))
+    status = "fail" if over or report.problems else "warn" if warnings else "pass"
+    failing = bool(over or report.problems or (warnings and options.warnings_fail))
 
     report_path = options.json_report or _default_report_path(env)
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from promptbudget.errors import GitError
@@ -10,6 +9,8 @@ from promptbudget.errors import GitError
 
 def run_git(args: list[str], cwd: Path, *, binary: bool = False) -> bytes:
     """Run git with a fixed argument list; raise GitError with git's own words."""
+    import subprocess  # not needed by runs that ask git nothing
+
     try:
         done = subprocess.run(
             ["git", *args],
@@ -27,12 +28,16 @@ def run_git(args: list[str], cwd: Path, *, binary: bool = False) -> bytes:
 
 
 def toplevel(path: Path) -> Path | None:
-    """The work tree root that contains path, or None outside a repository."""
-    try:
-        out = run_git(["rev-parse", "--show-toplevel"], path)
-    except GitError:
-        return None
-    return Path(out.decode().strip())
+    """The work tree root that contains path, or None outside a repository.
+
+    Found by looking for .git (a folder, or a file in worktrees and
+    submodules) in path and its parents: no subprocess on every run.
+    """
+    here = path.absolute()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
 
 
 def resolve_commit(root: Path, ref: str) -> str | None:

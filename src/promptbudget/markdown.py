@@ -89,6 +89,8 @@ def _compose(
     if reasons:
         lines += reasons + [""]
     lines += [_escape(note) for note in report.notes]
+    if report.problems:
+        lines += [f"- {ICONS['over']} {_escape(p)}" for p in report.problems] + [""]
     if quiet:
         label = "unchanged" if is_diff else "within budget"
         lines += [
@@ -117,6 +119,9 @@ def _truncation_note(hidden_main: int, hidden_folded: int, limit: int) -> str:
 
 def _headline(report: Report, is_diff: bool) -> str:
     summary = summarize(report.rows)
+    if report.problems and not (summary["over"] or summary["error"]):
+        count = len(report.problems)
+        return f"{ICONS['over']} promptbudget: {count} {_plural(count, 'problem')}"
     if not report.rows:
         return f"{ICONS['ok']} promptbudget: nothing to count"
     if summary["over"] or summary["error"]:
@@ -234,6 +239,10 @@ def _use(row: Row) -> str:
         return "-"
     use = row.input_tokens / row.max_input_tokens
     return f"{use:.0%} of {row.max_input_tokens:,}"
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
 
 
 def _signed(number: int) -> str:

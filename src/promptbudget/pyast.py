@@ -9,7 +9,6 @@ Anything else is reported as not statically known.
 from __future__ import annotations
 
 import ast
-import inspect
 import textwrap
 from dataclasses import dataclass
 from typing import Any
@@ -162,6 +161,8 @@ class Evaluator:
                 if isinstance(text, str):
                     if name.endswith("dedent"):
                         return textwrap.dedent(text)
+                    import inspect  # only here: it is slow to import
+
                     return inspect.cleandoc(text)
         raise NotStatic("call")
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from promptbudget.adhoc import CountRow
 from promptbudget.budget import Row, summarize
 from promptbudget.markdown import render_markdown
 from promptbudget.run import Report
@@ -25,11 +26,18 @@ def render_text(report: Report) -> str:
         lines.append(f"base: {report.base['ref']} ({report.base['commit'][:12]})")
     if report.rows:
         lines.extend(_table(report))
+    explained = [row for row in report.rows if row.parts]
+    for row in explained:
+        lines.append("")
+        lines.extend(_parts(row))
     reasons = [reason for row in report.rows for reason in row.reasons]
     if reasons:
         lines.append("")
         lines.extend(reasons)
     lines.extend(report.notes)
+    if report.problems:
+        lines.append("")
+        lines.extend(report.problems)
     if report.rows:
         lines.append("")
         lines.append(_footer(report.rows))
@@ -38,9 +46,13 @@ def render_text(report: Report) -> str:
 
 def _table(report: Report) -> list[str]:
     is_diff = report.command == "diff"
+    priced = any(row.cost_per_call is not None for row in report.rows)
     header = ["feature", "model"]
     header += ["base", "head", "delta"] if is_diff else ["input"]
-    header += ["budget", "use", "status", "source"]
+    header += ["budget", "use"]
+    if priced:
+        header += ["$/call", "$ delta"] if is_diff else ["$/call"]
+    header += ["status", "source"]
     if is_diff:
         header.append("change")
     table = [header]
@@ -54,19 +66,71 @@ def _table(report: Report) -> list[str]:
             ]
         else:
             cells.append(_tokens(row.input_tokens, row.exact))
-        cells += [_budget(row), _use(row), row.status, row.source or "-"]
+        cells += [_budget(row), _use(row)]
+        if priced:
+            cells.append(_dollars(row.cost_per_call))
+            if is_diff:
+                cells.append(_cost_delta(row))
+        cells += [row.status, row.source or "-"]
         if is_diff:
-            cells.append(row.change or "-")
+            cells.append(_change(row))
         table.append(cells)
-    numeric = {2, 3, 4, 5, 6} if is_diff else {2, 3, 4}
+    first_text = header.index("status")
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     return [
         "  ".join(
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            cell.rjust(widths[i]) if 2 <= i < first_text else cell.ljust(widths[i])
             for i, cell in enumerate(r)
         ).rstrip()
         for r in table
     ]
+
+
+def _parts(row: Row) -> list[str]:
+    mark = "" if row.parts_exact else "~"
+    title = f"{row.feature} on {row.model}, by part"
+    if not row.parts_exact:
+        title += " (~ estimated)"
+    table = [["part", "base", "head", "delta"]]
+    for label, before, after in row.parts:
+        change = (after or 0) - (before or 0)
+        table.append(
+            [
+                label,
+                "-" if before is None else f"{mark}{before:,}",
+                "-" if after is None else f"{mark}{after:,}",
+                "0" if change == 0 else f"{change:+,}",
+            ]
+        )
+    if row.change is None:
+        table = [[cells[0], cells[2]] for cells in table]
+        table[0][1] = "tokens"
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    return [title] + [
+        "  "
+        + "  ".join(
+            c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+            for i, c in enumerate(r)
+        ).rstrip()
+        for r in table
+    ]
+
+
+def _dollars(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _cost_delta(row: Row) -> str:
+    if row.cost_per_call is None or row.base_cost_per_call is None:
+        return "-"
+    change = row.cost_per_call - row.base_cost_per_call
+    return "0" if abs(change) < 0.00005 else f"{change:+.4f}"
+
+
+def _change(row: Row) -> str:
+    if row.base_model is not None:
+        return f"changed (was {row.base_model})"
+    return row.change or "-"
 
 
 def _tokens(value: int | None, exact: bool | None) -> str:
@@ -113,6 +177,7 @@ def render_json(report: Report) -> str:
         "base": report.base,
         "results": [_json_row(row, report.command == "diff") for row in report.rows],
         "summary": summarize(report.rows),
+        "problems": report.problems,
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -129,6 +194,14 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         "status": row.status,
         "messages": row.reasons,
     }
+    if row.parts:
+        item["parts"] = [
+            {"part": label, "base_tokens": before, "tokens": after}
+            for label, before, after in row.parts
+        ]
+        item["parts_exact"] = row.parts_exact
+    item["max_tokens"] = row.max_tokens
+    item["cost_per_call"] = _rounded(row.cost_per_call)
     if row.location is not None:
         item["path"], item["line"] = row.location
     if is_diff:
@@ -136,9 +209,55 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         item["base_exact"] = row.base_exact
         item["delta"] = row.delta
         item["change"] = row.change
+        item["base_model"] = row.base_model
+        item["base_cost_per_call"] = _rounded(row.base_cost_per_call)
         changed = row.changed_at or (None, None)
         item["changed_path"], item["changed_line"] = changed
     return item
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def render_count_text(rows: list[CountRow], total: list[CountRow]) -> str:
+    table = [["target", "model", "input", "source"]]
+    for row in [*rows, *total]:
+        table.append(
+            [row.target, row.model, _tokens(row.input_tokens, row.exact), row.source]
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = [
+        "  ".join(
+            c.rjust(widths[i]) if i == 2 else c.ljust(widths[i])
+            for i, c in enumerate(r)
+        ).rstrip()
+        for r in table
+    ]
+    if any(not row.exact for row in rows):
+        lines.append("")
+        lines.append("~ estimated offline; set ANTHROPIC_API_KEY for exact counts")
+    return "\n".join(lines) + "\n"
+
+
+def render_count_json(rows: list[CountRow], total: list[CountRow]) -> str:
+    document = {
+        "schema": SCHEMA_VERSION,
+        "command": "count",
+        "results": [_count_row(row) for row in rows],
+        "totals": [_count_row(row) for row in total],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _count_row(row: CountRow) -> dict[str, Any]:
+    return {
+        "target": row.target,
+        "model": row.model,
+        "input_tokens": row.input_tokens,
+        "exact": row.exact,
+        "source": row.source,
+    }
 
 
 Reporter = Callable[[Report], str]

@@ -16,8 +16,10 @@ from typing import Any
 
 from promptbudget.config import Config, Feature, Slot
 from promptbudget.errors import ConfigError
+from promptbudget.pricing import Price
 from promptbudget.refs import Resolved, resolve_int, resolve_text, resolve_tools
-from promptbudget.templates import parse_template
+from promptbudget.routes import Route
+from promptbudget.templates import TemplateStore, parse_template
 from promptbudget.tree import Tree
 
 PROBE_TEXT = "Hi"
@@ -43,10 +45,17 @@ class Assembly:
     reserved: int
     parts: list[Part] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
+    models: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    prices: dict[str, Price] = field(default_factory=dict)
+    # What each system block, tool and message came from, in request order.
+    labels: list[str] = field(default_factory=list)
 
     def location(self) -> tuple[str, int] | None:
         """The first artifact's file and line, to point a reader at."""
-        return (self.parts[0].path, self.parts[0].line) if self.parts else None
+        content = [p for p in self.parts if p.kind in ("system", "tools", "template")]
+        first = (content or self.parts or [None])[0]
+        return (first.path, first.line) if first is not None else None
 
     def changed_since(self, base: Assembly) -> tuple[str, int] | None:
         """The first artifact that is new or differs from base, by its value."""
@@ -57,10 +66,18 @@ class Assembly:
         return None
 
 
-def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
+def assemble(
+    feature: Feature,
+    config: Config,
+    tree: Tree,
+    routes: dict[str, Route] | None = None,
+    store: TemplateStore | None = None,
+) -> Assembly:
     """Build the request body for a feature from the files of one tree."""
     origin = f"{config.path}: features.{feature.name}"
     parts: list[Part] = []
+    labels: list[str] = []
+    models, max_tokens = _routing(feature, config, routes or {}, parts)
 
     system = []
     for ref in feature.system:
@@ -68,14 +85,18 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
             parts.append(_part("system", found))
             if found.value.strip():
                 system.append({"type": "text", "text": found.value})
+                labels.append(f"system {found.reference}")
 
     tools = []
     for ref in feature.tools:
         for found in resolve_tools(ref, config.base_dir, tree, f"{origin}.tools"):
             parts.append(_part("tools", found))
             tools.append(found.value)
+            labels.append(f"tool {found.value['name']} ({found.reference})")
 
-    messages, used_slots = _messages(feature, config, tree, origin, parts)
+    messages, used_slots = _messages(feature, config, tree, origin, parts, store)
+    for i, message in enumerate(feature.messages):
+        labels.append(f"{message.role} message {message.template or f'{i + 1} (text)'}")
     reserved = _reserved(feature, config, tree, used_slots, parts)
 
     body: dict[str, Any] = {"messages": messages}
@@ -84,7 +105,38 @@ def assemble(feature: Feature, config: Config, tree: Tree) -> Assembly:
     if tools:
         body["tools"] = tools
     files = {part.path for part in parts}
-    return Assembly(feature, body, reserved, parts, files)
+    return Assembly(
+        feature,
+        body,
+        reserved,
+        parts,
+        files,
+        models,
+        max_tokens,
+        config.prices,
+        labels,
+    )
+
+
+def _routing(
+    feature: Feature, config: Config, routes: dict[str, Route], parts: list[Part]
+) -> tuple[tuple[str, ...], int | None]:
+    """The models and max_tokens: the feature's own, else its route, else defaults."""
+    route = routes.get(feature.name)
+    models = feature.models
+    if not models and route is not None:
+        models = (route.model,)
+        parts.append(Part("routes", route.model, route.path, route.line))
+    models = models or config.models
+    if not models:
+        raise ConfigError(
+            f"{feature.origin}: features.{feature.name} has no models and no route "
+            f"named '{feature.name}' in {config.routes}; add models: [...] to it"
+        )
+    max_tokens = feature.max_tokens
+    if max_tokens is None and route is not None:
+        max_tokens = route.max_tokens
+    return models, max_tokens
 
 
 def _part(kind: str, found: Resolved) -> Part:
@@ -94,7 +146,12 @@ def _part(kind: str, found: Resolved) -> Part:
 
 
 def _messages(
-    feature: Feature, config: Config, tree: Tree, origin: str, parts: list[Part]
+    feature: Feature,
+    config: Config,
+    tree: Tree,
+    origin: str,
+    parts: list[Part],
+    store: TemplateStore | None,
 ) -> tuple[list[dict[str, str]], dict[str, Part]]:
     messages = []
     used: dict[str, Part] = {}
@@ -106,7 +163,7 @@ def _messages(
             found = resolve_text(message.template, config.base_dir, tree, where)[0]
             part = _part("template", found)
             parts.append(part)
-            template = parse_template(found.value, found.path, found.line)
+            template = parse_template(found.value, found.path, found.line, store)
             for slot in template.slots:
                 used.setdefault(slot, part)
             content = template.rendered

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptbudget import gitutil
+from promptbudget import diag, explain, gitutil, lockfile
 from promptbudget.budget import Row, judge
 from promptbudget.config import CONFIG_NAME, Config, load_config
 from promptbudget.counting import Count, Counter, Job
 from promptbudget.errors import ConfigError, GitError, PromptBudgetError
+from promptbudget.pricing import cost_per_call, price_for
 from promptbudget.request import Assembly, assemble, request_for
+from promptbudget.routes import load_routes
+from promptbudget.templates import TemplateStore
 from promptbudget.tree import GitTree, Tree, WorkTree
 
 SHALLOW_HINT = (
@@ -37,6 +39,8 @@ class Report:
     rows: list[Row]
     base: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    # Failures that are not one feature's budget (a stale lockfile): exit 1.
+    problems: list[str] = field(default_factory=list)
 
 
 def find_workspace(cwd: Path, config_option: str | None) -> Workspace:
@@ -50,6 +54,7 @@ def find_workspace(cwd: Path, config_option: str | None) -> Workspace:
         config = _search_config(cwd, top)
     root = (top or config.parent).resolve()
     config = config.resolve()
+    diag.info("budgets %s in repository %s", config, root)
     if root not in config.parents:
         raise ConfigError(f"{config}: is outside the repository at {root}")
     return Workspace(root, config.relative_to(root).as_posix(), top is not None)
@@ -68,6 +73,23 @@ def _search_config(cwd: Path, top: Path | None) -> Path:
     )
 
 
+def config_models(
+    cwd: Path, config_option: str | None, warn: Callable[[str], None]
+) -> list[str]:
+    """The models budgets.yaml names, if there is a readable one; else none."""
+    try:
+        ws = find_workspace(cwd, config_option)
+        config = load_config(WorkTree(ws.root), ws.config_path)
+    except ConfigError as exc:
+        if config_option is not None or "not found" not in str(exc):
+            warn(f"ignoring budgets.yaml for the default models: {exc}")
+        return []
+    models = list(config.models)
+    for feature in config.features.values():
+        models.extend(feature.models)
+    return models
+
+
 def select_features(
     config: Config, assemblies: dict[str, Assembly], files: list[str]
 ) -> list[str]:
@@ -78,9 +100,12 @@ def select_features(
     return [name for name, a in assemblies.items() if a.files & wanted]
 
 
-def assemble_all(config: Config, tree: Tree) -> dict[str, Assembly]:
+def assemble_all(
+    config: Config, tree: Tree, store: TemplateStore | None = None
+) -> dict[str, Assembly]:
+    routes = load_routes(config, tree)
     return {
-        name: assemble(feature, config, tree)
+        name: assemble(feature, config, tree, routes, store)
         for name, feature in config.features.items()
     }
 
@@ -89,15 +114,28 @@ def jobs_for(assemblies: dict[str, Assembly]) -> list[Job]:
     return [
         Job(request_for(a.body, model), f"{name} on {model}")
         for name, a in assemblies.items()
-        for model in a.feature.models
+        for model in a.models
     ]
 
 
-def check(ws: Workspace, counter: Counter, files: list[str] | None = None) -> Report:
+def check(
+    ws: Workspace,
+    counter: Counter,
+    files: list[str] | None = None,
+    *,
+    locked: bool = False,
+    verify_lock: bool = False,
+    explain: bool = False,
+) -> Report:
     tree = WorkTree(ws.root)
     config = load_config(tree, ws.config_path)
-    assemblies = assemble_all(config, tree)
+    assemblies = assemble_all(config, tree, counter.templates)
     report = Report("check", [])
+    lock_entries = _use_lock(counter, tree, config)
+    if locked or verify_lock:
+        report.problems.extend(
+            _lock_problems(config, assemblies, lock_entries, counter, verify_lock)
+        )
     if files is not None:
         chosen = select_features(config, assemblies, files)
         assemblies = {name: assemblies[name] for name in chosen}
@@ -107,24 +145,134 @@ def check(ws: Workspace, counter: Counter, files: list[str] | None = None) -> Re
 
     counts = counter.count_all(jobs_for(assemblies))
     for name, a in assemblies.items():
-        for model in a.feature.models:
+        for model in a.models:
             row = _row(name, model, a, counts)
             judge(row, a.feature.budget, a, config.path)
             report.rows.append(row)
+    if explain:
+        _explain(report.rows, assemblies, {}, counter)
     return report
+
+
+def _explain(
+    rows: list[Row],
+    head: dict[str, Assembly],
+    base: dict[str, Assembly],
+    counter: Counter,
+) -> None:
+    """Break changed rows down by part (all rows in check), with extra counts."""
+    chosen = [r for r in rows if r.change in (None, "changed", "new")]
+    wanted: list[Job] = []
+    for row in chosen:
+        wanted.extend(explain.jobs(head[row.feature], row.model))
+        if row.change == "changed":
+            wanted.extend(explain.jobs(base[row.feature], row.base_model or row.model))
+    counts = counter.count_all(wanted)
+    for row in chosen:
+        now = explain.breakdown(head[row.feature], row.model, counts)
+        then = []
+        if row.change == "changed":
+            then = explain.breakdown(
+                base[row.feature], row.base_model or row.model, counts
+            )
+        row.parts = _align(then, now)
+        row.parts_exact = all(counts[job.key].exact for job in wanted)
+
+
+def _align(
+    base: list[tuple[str, int]], head: list[tuple[str, int]]
+) -> list[tuple[str, int | None, int | None]]:
+    """Parts of both sides by label, in head order, base-only parts last."""
+    before = dict(base)
+    after = dict(head)
+    labels = [label for label, _ in head] + [
+        name for name, _ in base if name not in after
+    ]
+    return [(label, before.get(label), after.get(label)) for label in labels]
+
+
+def _use_lock(counter: Counter, tree: Tree, config: Config) -> list[lockfile.Entry]:
+    """Hand a lockfile's exact counts to the counter; return its entries."""
+    if config.lockfile is None:
+        return []
+    entries = lockfile.read_lock(tree, config.lockfile)
+    counter.locked.update({entry.key: entry.tokens for entry in entries})
+    return entries
+
+
+def lock_entries(
+    assemblies: dict[str, Assembly], counts: dict[str, int]
+) -> list[lockfile.Entry]:
+    return [
+        lockfile.Entry(name, job.request["model"], job.key, counts[job.key])
+        for name, a in assemblies.items()
+        for job in jobs_for({name: a})
+    ]
+
+
+def _lock_problems(
+    config: Config,
+    assemblies: dict[str, Assembly],
+    entries: list[lockfile.Entry],
+    counter: Counter,
+    verify: bool,
+) -> list[str]:
+    if config.lockfile is None:
+        raise ConfigError(
+            f"{config.path}: --locked needs a lockfile; add 'lockfile: "
+            "promptbudget.lock' and run promptbudget lock"
+        )
+    keys = {job.key: 0 for job in jobs_for(assemblies)}
+    stale = lockfile.stale_entries(lock_entries(assemblies, keys), entries)
+    fix = "; run promptbudget lock"
+    problems = [f"{config.lockfile}: {problem}{fix}" for problem in stale]
+    if verify:
+        wanted = [job for job in jobs_for(assemblies) if job.key in counter.locked]
+        actual = counter.recount(wanted)
+        for entry in entries:
+            if entry.key in actual and actual[entry.key] != entry.tokens:
+                problems.append(
+                    f"{config.lockfile}: {entry.feature} on {entry.model} says "
+                    f"{entry.tokens:,} but count_tokens answers "
+                    f"{actual[entry.key]:,}{fix}"
+                )
+    return problems
+
+
+def lock(ws: Workspace, counter: Counter) -> tuple[str, int]:
+    """Count every feature exactly and write the lockfile; its path and size."""
+    tree = WorkTree(ws.root)
+    config = load_config(tree, ws.config_path)
+    if config.lockfile is None:
+        raise ConfigError(
+            f"{config.path}: has no lockfile; add 'lockfile: promptbudget.lock' first"
+        )
+    assemblies = assemble_all(config, tree, counter.templates)
+    counts = counter.recount(jobs_for(assemblies))
+    entries = lock_entries(assemblies, counts)
+    target = ws.root / config.lockfile
+    text = lockfile.render_lock(entries)
+    partial = target.with_name(target.name + ".tmp")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)
+    return config.lockfile, len(entries)
 
 
 def _row(name: str, model: str, a: Assembly, counts: dict[str, Count]) -> Row:
     count = counts[Job(request_for(a.body, model), "").key]
+    tokens = count.input_tokens + a.reserved
+    price = price_for(model, a.prices)
     return Row(
         feature=name,
         model=model,
-        input_tokens=count.input_tokens + a.reserved,
+        input_tokens=tokens,
         reserved_tokens=a.reserved,
         exact=count.exact,
         source=count.source,
         max_input_tokens=a.feature.budget.max_input_tokens,
         location=a.location() or _origin(a),
+        max_tokens=a.max_tokens,
+        cost_per_call=cost_per_call(tokens, a.max_tokens, price) if price else None,
     )
 
 
@@ -156,29 +304,30 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
 
 
 def diff(
-    ws: Workspace, counter: Counter, ref: str, warn: Callable[[str], None]
+    ws: Workspace,
+    counter: Counter,
+    ref: str,
+    warn: Callable[[str], None],
+    *,
+    explain: bool = False,
 ) -> Report:
     commit, merge_base = resolve_base(ws, ref)
     head_tree = WorkTree(ws.root)
     head_config = load_config(head_tree, ws.config_path)
-    head = assemble_all(head_config, head_tree)
-    base = _base_assemblies(ws, merge_base, ref, warn)
+    head = assemble_all(head_config, head_tree, counter.templates)
+    _use_lock(counter, head_tree, head_config)
+    base = _base_assemblies(ws, counter, merge_base, ref, warn)
 
     counts = counter.count_all(jobs_for(head) + jobs_for(base))
     report = Report("diff", [], base={"ref": ref, "commit": merge_base})
     for name, a in head.items():
-        for model in a.feature.models:
+        previous = base.get(name)
+        pairs = _pair_models(a.models, previous.models if previous else ())
+        for model in a.models:
             row = _row(name, model, a, counts)
-            previous = base.get(name)
-            if previous is not None and model in previous.feature.models:
-                old = _row(name, model, previous, counts)
-                row.base_input_tokens = old.input_tokens
-                row.base_exact = old.exact
-                assert row.input_tokens is not None and old.input_tokens is not None
-                row.delta = row.input_tokens - old.input_tokens
-                row.change = (
-                    "same" if row.delta == 0 and previous.body == a.body else "changed"
-                )
+            if previous is not None and model in pairs:
+                _compare(row, _row(name, pairs[model], previous, counts))
+                _explain_change(row, counter, a, previous, pairs[model], counts)
                 if row.change == "changed":
                     row.changed_at = a.changed_since(previous) or _origin(a)
             else:
@@ -186,25 +335,19 @@ def diff(
             judge(row, a.feature.budget, a, head_config.path)
             report.rows.append(row)
     for name, previous in base.items():
-        for model in previous.feature.models:
-            if name in head and model in head[name].feature.models:
+        paired = (
+            _pair_models(head[name].models, previous.models) if name in head else {}
+        )
+        for model in previous.models:
+            if model in paired.values():
                 continue
             old = _row(name, model, previous, counts)
-            report.rows.append(
-                Row(
-                    name,
-                    model,
-                    None,
-                    0,
-                    old.exact,
-                    None,
-                    None,
-                    "ok",
-                    base_input_tokens=old.input_tokens,
-                    base_exact=old.exact,
-                    change="removed",
-                )
-            )
+            removed = Row(name, model, None, 0, old.exact, None, None, change="removed")
+            removed.base_input_tokens, removed.base_exact = old.input_tokens, old.exact
+            removed.base_cost_per_call = old.cost_per_call
+            report.rows.append(removed)
+    if explain:
+        _explain(report.rows, head, base, counter)
     return report
 
 
@@ -214,8 +357,64 @@ def _origin(a: Assembly) -> tuple[str, int]:
     return path, int(line)
 
 
+def _pair_models(head: tuple[str, ...], base: tuple[str, ...]) -> dict[str, str]:
+    """Head model -> base model it is compared with.
+
+    The same model pairs with itself; when a feature moved from exactly one
+    model to exactly one other (a routing change), those two pair, so the
+    move shows as a change in tokens and cost rather than a new feature.
+    """
+    pairs = {model: model for model in head if model in base}
+    added = [m for m in head if m not in pairs]
+    dropped = [m for m in base if m not in pairs.values()]
+    if len(added) == 1 and len(dropped) == 1:
+        pairs[added[0]] = dropped[0]
+    return pairs
+
+
+def _compare(row: Row, old: Row) -> None:
+    assert row.input_tokens is not None and old.input_tokens is not None
+    row.base_input_tokens = old.input_tokens
+    row.base_exact = old.exact
+    row.base_cost_per_call = old.cost_per_call
+    row.delta = row.input_tokens - old.input_tokens
+    if old.model != row.model:
+        row.base_model = old.model
+
+
+def _explain_change(
+    row: Row,
+    counter: Counter,
+    head: Assembly,
+    base: Assembly,
+    base_model: str,
+    counts: dict[str, Count],
+) -> None:
+    """Anchor an estimated head on an exact base, and name the change."""
+    head_request = request_for(head.body, row.model)
+    base_request = request_for(base.body, base_model)
+    if not row.exact and row.base_exact and base_model == row.model:
+        # exact base plus the estimated difference (source: anchored)
+        base_tokens = counts[Job(base_request, "").key].input_tokens
+        moved = counter.estimate(head_request) - counter.estimate(base_request)
+        row.input_tokens = base_tokens + moved + row.reserved_tokens
+        row.source = "anchored"
+        assert row.base_input_tokens is not None
+        row.delta = row.input_tokens - row.base_input_tokens
+    unchanged = (
+        head_request == base_request
+        and head.max_tokens == base.max_tokens
+        and row.delta == 0
+    )
+    row.change = "same" if unchanged else "changed"
+
+
 def _base_assemblies(
-    ws: Workspace, commit: str, ref: str, warn: Callable[[str], None]
+    ws: Workspace,
+    counter: Counter,
+    commit: str,
+    ref: str,
+    warn: Callable[[str], None],
 ) -> dict[str, Assembly]:
     tree = GitTree(ws.root, commit, f"{ref} ({commit[:7]})")
     if not tree.is_file(ws.config_path):
@@ -226,17 +425,24 @@ def _base_assemblies(
     except PromptBudgetError as exc:
         warn(f"cannot read the base's budgets ({exc}); every feature is new")
         return {}
+    try:
+        _use_lock(counter, tree, config)
+    except PromptBudgetError as exc:
+        warn(f"ignoring the base's lockfile ({exc})")
     assemblies = {}
+    try:
+        routes = load_routes(config, tree)
+    except PromptBudgetError as exc:
+        warn(f"cannot read the base's routes ({exc}); every feature is new")
+        return {}
     for name, feature in config.features.items():
         try:
-            assemblies[name] = assemble(feature, config, tree)
+            assemblies[name] = assemble(
+                feature, config, tree, routes, counter.templates
+            )
         except PromptBudgetError as exc:
             warn(
                 f"feature {name} cannot be assembled at {tree.label} ({exc}); "
                 "shown as new"
             )
     return assemblies
-
-
-def environment() -> Mapping[str, str]:
-    return os.environ

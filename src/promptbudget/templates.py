@@ -7,8 +7,10 @@ access to real Python objects: every slot is the empty string.
 
 from __future__ import annotations
 
+import hashlib
 import string
 from dataclasses import dataclass
+from typing import Protocol
 
 from promptbudget.errors import ConfigError
 
@@ -23,15 +25,34 @@ class Template:
     rendered: str
 
 
+class TemplateStore(Protocol):
+    """Remembers parsed templates by content hash, so jinja2 need not load."""
+
+    def get_template(self, key: str) -> Template | None: ...
+
+    def put_template(self, key: str, template: Template) -> None: ...
+
+
 def is_jinja(text: str, path: str) -> bool:
     return path.endswith(JINJA_SUFFIXES) or "{{" in text or "{%" in text
 
 
-def parse_template(text: str, path: str, line: int = 1) -> Template:
+def parse_template(
+    text: str, path: str, line: int = 1, store: TemplateStore | None = None
+) -> Template:
     """Slots and empty rendering of a Jinja or str.format template."""
-    if is_jinja(text, path):
-        return _jinja(text, path, line)
-    return _format(text, path, line)
+    jinja = is_jinja(text, path)
+    if not jinja:
+        return _format(text, path, line)
+    # The result depends on the text alone; importing jinja2 costs more than
+    # the rest of a cached run, so a parsed template is remembered.
+    key = hashlib.sha256(b"jinja\0" + text.encode("utf-8")).hexdigest()
+    found = store.get_template(key) if store is not None else None
+    if found is None:
+        found = _jinja(text, path, line)
+        if store is not None:
+            store.put_template(key, found)
+    return found
 
 
 def _jinja(text: str, path: str, line: int) -> Template:

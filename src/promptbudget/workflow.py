@@ -37,6 +37,8 @@ def annotations(report: Report, warnings_fail: bool = False) -> list[str]:
             continue
         level = "warning" if row.status == "warn" and not warnings_fail else "error"
         lines.append(command(level, _where(row), "\n".join(row.reasons)))
+    for problem in report.problems:
+        lines.append(command("error", {"title": "promptbudget"}, problem))
     return lines
 
 
