@@ -398,6 +398,8 @@ def count(
     from promptbudget import adhoc, run
     from promptbudget.report import render_count_json, render_count_text
 
+    if fmt not in ("text", "json"):
+        raise click.UsageError("count prints --format text or json")
     cwd = Path.cwd()
     specs = list(targets) or ["-"]
     stdin_text = sys.stdin.read() if "-" in specs else None
@@ -408,8 +410,6 @@ def count(
     loaded = adhoc.load_targets(specs, shape, root, cwd, stdin_text)
     rows = adhoc.count_targets(loaded, chosen, shape, counter)
     total = adhoc.totals(rows) if len(loaded) > 1 else []
-    if fmt not in ("text", "json"):
-        raise click.UsageError("count prints --format text or json")
     render = render_count_json if fmt == "json" else render_count_text
     click.echo(render(rows, total), nl=False)
 
