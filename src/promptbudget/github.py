@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from promptbudget import __version__
 from promptbudget.budget import summarize
 from promptbudget.errors import EXIT_OK, EXIT_OVER
-from promptbudget.markdown import COMMENT_LIMIT, render_markdown
+from promptbudget.markdown import COMMENT_LIMIT, escape, render_markdown
 from promptbudget.report import render_json, render_text
 from promptbudget.run import Report
 from promptbudget.workflow import annotations, command, folded
@@ -125,7 +125,7 @@ def publish_error(message: str, env: Mapping[str, str], out: TextIO) -> None:
     print(command("error", {"title": "promptbudget"}, message), file=out)
     _append(
         env.get("GITHUB_STEP_SUMMARY"),
-        f"### ❌ promptbudget: could not run\n\n{message}\n",
+        f"### ❌ promptbudget: could not run\n\n{escape(message)}\n",
     )
     set_outputs(env, {"status": "error", "over": "0", "warnings": "0"})
 

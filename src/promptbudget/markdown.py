@@ -38,7 +38,7 @@ def render_markdown(report: Report, limit: int = COMMENT_LIMIT) -> str:
 
     main = _Table(_main_header(is_diff), [_main_row(r, is_diff) for r in flagged])
     folded = _Table(_folded_header(), [_folded_row(r) for r in quiet])
-    reasons = [f"- {_escape(reason)}" for row in flagged for reason in row.reasons]
+    reasons = [f"- {escape(reason)}" for row in flagged for reason in row.reasons]
     if len(reasons) > MAX_REASONS:
         extra = len(reasons) - MAX_REASONS
         reasons = reasons[:MAX_REASONS] + [f"- … and {extra} more"]
@@ -88,9 +88,9 @@ def _compose(
         lines += main.header + main.rows[: main.shown] + [""]
     if reasons:
         lines += reasons + [""]
-    lines += [_escape(note) for note in report.notes]
+    lines += [escape(note) for note in report.notes]
     if report.problems:
-        lines += [f"- {ICONS['over']} {_escape(p)}" for p in report.problems] + [""]
+        lines += [f"- {ICONS['over']} {escape(p)}" for p in report.problems] + [""]
     if quiet:
         label = "unchanged" if is_diff else "within budget"
         lines += [
@@ -178,7 +178,7 @@ def _main_header(is_diff: bool) -> list[str]:
 
 
 def _main_row(row: Row, is_diff: bool) -> str:
-    cells = [f"`{_code(row.feature)}`", _escape(row.model)]
+    cells = [f"`{_code(row.feature)}`", escape(row.model)]
     if is_diff:
         cells += [
             _tokens(row.base_input_tokens, row.base_exact),
@@ -202,7 +202,7 @@ def _folded_header() -> list[str]:
 def _folded_row(row: Row) -> str:
     cells = [
         f"`{_code(row.feature)}`",
-        _escape(row.model),
+        escape(row.model),
         _tokens(row.input_tokens, row.exact),
         _use(row),
         _status(row),
@@ -253,7 +253,7 @@ def _percent(delta: int, base: int) -> str:
     return f"{delta / base:+.1%}"
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     """Keep user text from breaking a table or opening HTML."""
     return (
         text.replace("&", "&amp;")
