@@ -310,3 +310,35 @@ def test_short_retry_after_is_retried_by_the_sdk(app, fake_api_env):
     assert {r["source"] for r in json.loads(result.stdout)["results"]} == {"api"}
     assert fake_api_env.count_requests() == 4
     assert result.stderr == ""
+
+
+def test_estimate_near_the_limit_is_flagged_uncertain(app):
+    estimated = json.loads(invoke("check", "--format", "json").stdout)["results"][2]
+    tokens = estimated["input_tokens"]
+    app.write(
+        "budgets.yaml",
+        app.read("budgets.yaml").replace(
+            "budget: {max_input_tokens: 300}",
+            f"budget: {{max_input_tokens: {tokens + 1}}}",
+        ),
+    )
+
+    result = invoke("check", "--format", "json")
+
+    row = json.loads(result.stdout)["results"][2]
+    assert (row["status"], row["uncertain"]) == ("warn", True)
+    assert row["messages"][-1] == (
+        f"classify_intent on claude-haiku-4-5: ~{tokens:,} is an estimate within 5% of "
+        f"{tokens + 1:,}, so it may be wrongly under; set ANTHROPIC_API_KEY (or commit "
+        "a lockfile) for an exact count"
+    )
+    margin = app.read("budgets.yaml").replace(
+        "version: 1\n", "version: 1\nmargin: 0%\n"
+    )
+    app.write("budgets.yaml", margin)
+    assert (
+        json.loads(invoke("check", "--format", "json").stdout)["results"][2][
+            "uncertain"
+        ]
+        is False
+    )

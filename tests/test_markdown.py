@@ -325,3 +325,14 @@ def test_a_stale_lockfile_fails_the_headline_and_is_listed():
         "- ❌ promptbudget.lock: answer on claude-sonnet-4-6 is stale; run promptbudget lock"
         in lines
     )
+
+
+def test_an_uncertain_estimate_is_shown_with_its_reason():
+    close = row("answer", "claude-sonnet-4-6", 980, exact=False, uncertain=True)
+    close.reasons.append("answer on claude-sonnet-4-6: ~980 is an estimate within 5%")
+
+    lines = render_markdown(Report("check", [close])).splitlines()
+
+    assert "| `answer` | claude-sonnet-4-6 | ~980 | 98% of 1,000 | ✅ ok |" in lines
+    assert "- answer on claude-sonnet-4-6: ~980 is an estimate within 5%" in lines
+    assert not any(line.startswith("<details>") for line in lines)

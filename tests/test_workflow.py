@@ -144,3 +144,24 @@ def test_a_problem_is_an_error_without_a_file():
     assert annotations(report) == [
         "::error title=promptbudget::promptbudget.lock: stale, 2 entries"
     ]
+
+
+def test_an_uncertain_estimate_is_a_notice():
+    close = Row(
+        "answer",
+        "claude-sonnet-4-6",
+        98,
+        0,
+        False,
+        "estimate",
+        100,
+        reasons=["answer on claude-sonnet-4-6: ~98 is an estimate within 5% of 100"],
+        location=("prompts/answer.md", 1),
+        uncertain=True,
+    )
+
+    assert annotations(Report("check", [close])) == [
+        "::notice file=prompts/answer.md,line=1,title=promptbudget%3A answer on "
+        "claude-sonnet-4-6 estimate near budget::answer on claude-sonnet-4-6: ~98 "
+        "is an estimate within 5%25 of 100"
+    ]

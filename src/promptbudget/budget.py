@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from promptbudget.config import Budget
+from promptbudget.config import DEFAULT_MARGIN, Budget
 from promptbudget.request import Assembly
 
 STATUSES = ("ok", "warn", "over", "error")
@@ -37,10 +37,16 @@ class Row:
     # --explain: (part, base tokens or None, head tokens or None), and whether exact
     parts: list[tuple[str, int | None, int | None]] = field(default_factory=list)
     parts_exact: bool = True
+    # An estimate close enough to its limit that the verdict could be wrong.
+    uncertain: bool = False
 
 
 def judge(
-    row: Row, budget: Budget, assembly: Assembly | None, config_path: str
+    row: Row,
+    budget: Budget,
+    assembly: Assembly | None,
+    config_path: str,
+    margin: float = DEFAULT_MARGIN,
 ) -> None:
     """Set row.status and row.reasons from the budget (and the base, in a diff)."""
     tokens = row.input_tokens
@@ -75,6 +81,15 @@ def judge(
                 f"it to a cheaper model, or raise {knob}.max_cost_per_call in "
                 f"{config_path}"
             )
+
+    if limit is not None and not row.exact and abs(tokens - limit) <= margin * limit:
+        row.uncertain = True
+        side = "over" if tokens > limit else "under"
+        row.reasons.append(
+            f"{label}: ~{tokens:,} is an estimate within {margin:.0%} of "
+            f"{limit:,}, so it may be wrongly {side}; set ANTHROPIC_API_KEY "
+            "(or commit a lockfile) for an exact count"
+        )
 
     allowed = _allowed_increase(budget, row.base_input_tokens)
     if allowed is not None and row.delta is not None and row.delta > allowed:

@@ -19,8 +19,18 @@ from promptbudget.yamlload import Marks, load_yaml
 CONFIG_NAME = "budgets.yaml"
 MAX_CONFIG_BYTES = 1024 * 1024
 DEFAULT_WARN_AT = 0.9
+DEFAULT_MARGIN = 0.05
 
-TOP_KEYS = ("version", "models", "features", "discover", "lockfile", "prices", "routes")
+TOP_KEYS = (
+    "version",
+    "models",
+    "features",
+    "discover",
+    "lockfile",
+    "prices",
+    "routes",
+    "margin",
+)
 FEATURE_KEYS = (
     "description",
     "models",
@@ -94,6 +104,7 @@ class Config:
     lockfile: str | None = None  # repository-relative
     routes: str | None = None  # a reference to a routing table
     prices: dict[str, Price] = field(default_factory=dict)
+    margin: float = DEFAULT_MARGIN  # how near a limit an estimate is uncertain
 
 
 def load_config(tree: Tree, path: str) -> Config:
@@ -153,7 +164,14 @@ def parse_config(text: str, path: str) -> Config:
     if raw.get("routes") is not None:
         routes = checker.references(raw["routes"], ("routes",))[0]
     prices = checker.prices(raw.get("prices") or {}, ("prices",))
-    return Config(path, base_dir, models, features, raw, lockfile, routes, prices)
+    margin = DEFAULT_MARGIN
+    if raw.get("margin") is not None:
+        margin = checker.percent(raw["margin"], ("margin",))
+        if not 0 <= margin < 1:
+            raise checker.error(("margin",), "must be a percentage below 100%")
+    return Config(
+        path, base_dir, models, features, raw, lockfile, routes, prices, margin
+    )
 
 
 class _Checker:

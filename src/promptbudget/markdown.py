@@ -48,7 +48,8 @@ def render_markdown(report: Report, limit: int = COMMENT_LIMIT) -> str:
 
 
 def _needs_eye(row: Row, is_diff: bool) -> bool:
-    return row.status != "ok" or (is_diff and row.change != "same")
+    changed = is_diff and row.change != "same"
+    return row.status != "ok" or row.uncertain or changed
 
 
 def _fixed(report: Report, is_diff: bool, quiet: list[Row]) -> int:

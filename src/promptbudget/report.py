@@ -68,7 +68,7 @@ def _table(report: Report) -> list[str]:
             cells.append(_tokens(row.input_tokens, row.exact))
         cells += [_budget(row), _use(row)]
         if priced:
-            cells.append(_dollars(row.cost_per_call))
+            cells.append(_dollars(row.cost_per_call, row.exact))
             if is_diff:
                 cells.append(_cost_delta(row))
         cells += [row.status, row.source or "-"]
@@ -116,8 +116,10 @@ def _parts(row: Row) -> list[str]:
     ]
 
 
-def _dollars(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def _dollars(value: float | None, exact: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if exact else f"~{value:.4f}"
 
 
 def _cost_delta(row: Row) -> str:
@@ -192,6 +194,7 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         "source": row.source,
         "max_input_tokens": row.max_input_tokens,
         "status": row.status,
+        "uncertain": row.uncertain,
         "messages": row.reasons,
     }
     if row.parts:

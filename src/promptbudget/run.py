@@ -147,7 +147,7 @@ def check(
     for name, a in assemblies.items():
         for model in a.models:
             row = _row(name, model, a, counts)
-            judge(row, a.feature.budget, a, config.path)
+            judge(row, a.feature.budget, a, config.path, config.margin)
             report.rows.append(row)
     if explain:
         _explain(report.rows, assemblies, {}, counter)
@@ -332,7 +332,7 @@ def diff(
                     row.changed_at = a.changed_since(previous) or _origin(a)
             else:
                 row.change = "new"
-            judge(row, a.feature.budget, a, head_config.path)
+            judge(row, a.feature.budget, a, head_config.path, head_config.margin)
             report.rows.append(row)
     for name, previous in base.items():
         paired = (

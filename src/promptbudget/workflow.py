@@ -33,9 +33,14 @@ def annotations(report: Report, warnings_fail: bool = False) -> list[str]:
     """An ::error or ::warning for each row over or near its budget."""
     lines = []
     for row in report.rows:
-        if row.status not in ("over", "warn", "error"):
+        if row.status in ("over", "error"):
+            level = "error"
+        elif row.status == "warn":
+            level = "error" if warnings_fail else "warning"
+        elif row.uncertain:
+            level = "notice"  # an estimate that may be on the wrong side
+        else:
             continue
-        level = "warning" if row.status == "warn" and not warnings_fail else "error"
         lines.append(command(level, _where(row), "\n".join(row.reasons)))
     for problem in report.problems:
         lines.append(command("error", {"title": "promptbudget"}, problem))
@@ -47,7 +52,9 @@ def _where(row: Row) -> dict[str, str]:
     location = row.changed_at or row.location
     if location is not None:
         properties["file"], properties["line"] = location[0], str(location[1])
-    state = "over budget" if row.status != "warn" else "near budget"
+    state = {"warn": "near budget", "ok": "estimate near budget"}.get(
+        row.status, "over budget"
+    )
     properties["title"] = f"promptbudget: {row.feature} on {row.model} {state}"
     return properties
 
