@@ -17,7 +17,15 @@ from promptbudget.github import COMMENT_MODES, COMMENT_ON
 from promptbudget.report import REPORTERS
 
 FORMATS = tuple(REPORTERS)
-COUNTING_SETTINGS = ("offline", "strict", "no_cache", "jobs", "max_retries", "max_wait")
+COUNTING_SETTINGS = (
+    "offline",
+    "strict",
+    "no_cache",
+    "jobs",
+    "max_retries",
+    "max_wait",
+    "timeout",
+)
 
 
 def warn(message: str) -> None:
@@ -115,6 +123,14 @@ def count_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Longest retry-after to wait for; past it the count is estimated.",
         ),
         click.option(
+            "--timeout",
+            type=click.FloatRange(0.1),
+            default=60.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Time limit for one count request; past it, it is retried.",
+        ),
+        click.option(
             "-v", "--verbose", count=True, help="-v for info, -vv for debug, on stderr."
         ),
     ]
@@ -153,7 +169,10 @@ def _counter(settings: dict[str, Any]) -> Any:
 
     def api() -> ApiCounter:
         return ApiCounter(
-            env, max_retries=settings["max_retries"], max_wait=settings["max_wait"]
+            env,
+            max_retries=settings["max_retries"],
+            max_wait=settings["max_wait"],
+            timeout=settings["timeout"],
         )
 
     return Counter(env, options, cache, api, warn, progress_for(env))

@@ -211,7 +211,22 @@ class _Checker:
                 raise self.error(
                     (*key_path, i), "must be a model name such as claude-sonnet-4-6"
                 )
+            self.model_name(
+                item.strip(), (*key_path, i) if len(items) > 1 else key_path
+            )
         return tuple(item.strip() for item in items)
+
+    def model_name(self, model: str, key_path: tuple[Any, ...]) -> None:
+        """Refuse a name that is unknown but close to a known model: a typo."""
+        from promptbudget import models
+
+        if models.is_known(model):
+            return
+        hint = models.nearest_model(model)
+        if hint is not None:
+            raise self.error(
+                key_path, f"unknown model '{model}'; did you mean '{hint}'?"
+            )
 
     def references(self, value: Any, key_path: tuple[Any, ...]) -> tuple[str, ...]:
         items = [value] if isinstance(value, str) else value
