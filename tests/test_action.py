@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_github import MARKER, PR_NUMBER, annotations, clone
+from test_github import MARKER, PR_NUMBER, clone, growth_annotations
 from test_markdown import GROWTH, expected_growth_markdown
 
 from fakegithub import FakeGitHub
@@ -236,7 +236,7 @@ def test_report_step_creates_then_updates_one_comment(action, pull):
 
     assert first.returncode == 1, first.stderr
     lines = first.stdout.splitlines()
-    assert lines[lines.index("::endgroup::") + 1 :] == annotations()
+    assert lines[lines.index("::endgroup::") + 1 :] == growth_annotations()
     markdown = expected_growth_markdown(
         "origin/main", upstream.git("rev-parse", "HEAD")
     )
@@ -274,7 +274,7 @@ def test_report_step_on_a_fork_skips_the_comment(action, pull):
     assert action.api.requests == []
     lines = result.stdout.splitlines()
     assert lines[lines.index("::endgroup::") + 1 :] == [
-        *annotations(),
+        *growth_annotations(),
         "::notice title=promptbudget::this pull request comes from a fork, whose "
         "GITHUB_TOKEN cannot write; no comment (the report is in the job summary)",
     ]

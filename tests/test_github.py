@@ -25,7 +25,7 @@ PR_NUMBER = 42
 MARKER = marker("budgets.yaml")
 
 
-def annotations() -> list[str]:
+def growth_annotations() -> list[str]:
     """The two ::error lines of the support app after GROWTH."""
     return [
         "::error file=prompts/answer_system.md,line=1,title=promptbudget%3A "
@@ -129,7 +129,7 @@ def test_first_run_creates_the_comment_then_updates_it(checkout, upstream, runne
 
     assert first.exit_code == 1
     assert runner.summary.read_text() == markdown
-    assert after_group(first.stdout) == annotations()
+    assert after_group(first.stdout) == growth_annotations()
     assert runner.outputs() == (
         f"status=fail\nover=2\nwarnings=0\nreport={runner.report_path()}\n"
         "comment=created\n"
@@ -184,7 +184,7 @@ def test_fork_skips_the_comment_but_writes_summary_and_annotations(
     assert result.exit_code == 1
     assert runner.api.requests == []
     assert after_group(result.stdout) == [
-        *annotations(),
+        *growth_annotations(),
         "::notice title=promptbudget::this pull request comes from a fork, whose "
         "GITHUB_TOKEN cannot write; no comment (the report is in the job summary)",
     ]

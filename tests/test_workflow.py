@@ -13,7 +13,7 @@ from promptbudget.cli import cli
 from promptbudget.markdown import render_markdown
 from promptbudget.run import Report
 from promptbudget.workflow import (
-    annotations,
+    annotation_lines,
     command,
     escape_data,
     escape_property,
@@ -76,7 +76,7 @@ def test_annotations_point_at_the_changed_artifact_else_the_first():
         "diff", [grown, near, fine], base={"ref": "main", "commit": "0" * 40}
     )
 
-    assert annotations(report) == [
+    assert annotation_lines(report) == [
         "::error file=app/rules.py,line=7,title=promptbudget%3A answer on "
         "claude-sonnet-4-6 over budget::answer on claude-sonnet-4-6: 120 > 100 "
         "tokens (+20)",
@@ -84,7 +84,7 @@ def test_annotations_point_at_the_changed_artifact_else_the_first():
         "on claude-haiku-4-5 near budget::classify on claude-haiku-4-5: ~95 of 100 "
         "tokens (95%25)",
     ]
-    assert annotations(report, warnings_fail=True)[1].startswith("::error ")
+    assert annotation_lines(report, warnings_fail=True)[1].startswith("::error ")
 
 
 def test_github_format_end_to_end(tmp_path, monkeypatch, fake_api_env):
@@ -141,7 +141,7 @@ def test_markdown_in_the_log_cannot_issue_commands():
 
 def test_a_problem_is_an_error_without_a_file():
     report = Report("check", [], problems=["promptbudget.lock: stale, 2 entries"])
-    assert annotations(report) == [
+    assert annotation_lines(report) == [
         "::error title=promptbudget::promptbudget.lock: stale, 2 entries"
     ]
 
@@ -160,7 +160,7 @@ def test_an_uncertain_estimate_is_a_notice():
         uncertain=True,
     )
 
-    assert annotations(Report("check", [close])) == [
+    assert annotation_lines(Report("check", [close])) == [
         "::notice file=prompts/answer.md,line=1,title=promptbudget%3A answer on "
         "claude-sonnet-4-6 estimate near budget::answer on claude-sonnet-4-6: ~98 "
         "is an estimate within 5%25 of 100"

@@ -46,8 +46,8 @@ def load_targets(
                 raise ConfigError("-: --as tools needs a file or reference, not stdin")
             targets.append(_checked(Target("-", text=stdin_text or "")))
         elif shape == "tools":
-            found = resolve_tools(spec, base_dir, tree, spec)
-            targets.append(Target(spec, tools=tuple(f.value for f in found)))
+            tools = resolve_tools(spec, base_dir, tree, spec)
+            targets.append(Target(spec, tools=tuple(t.value for t in tools)))
         else:
             for found in resolve_text(spec, base_dir, tree, spec):
                 targets.append(_checked(Target(found.reference, text=found.value)))

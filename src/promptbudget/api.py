@@ -45,7 +45,7 @@ def _max_wait_middleware(anthropic: Any, max_wait: float) -> Any:
     the caller falls back from.
     """
 
-    class MaxWait(anthropic.Middleware):  # type: ignore[misc]
+    class MaxWait(anthropic.Middleware):
         def handle(self, request: Any, call_next: Any) -> Any:
             response = call_next(request)
             if response.status_code == 429 or response.status_code >= 500:

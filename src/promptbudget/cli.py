@@ -162,6 +162,7 @@ def _counter(settings: dict[str, Any]) -> Any:
     from promptbudget.progress import progress_for
 
     env = dict(os.environ)
+    _choose_estimator(env)
     cache = None if settings["no_cache"] else CountCache(cache_dir(env), warn)
     options = CountOptions(
         offline=settings["offline"], strict=settings["strict"], jobs=settings["jobs"]
@@ -176,6 +177,14 @@ def _counter(settings: dict[str, Any]) -> Any:
         )
 
     return Counter(env, options, cache, api, warn, progress_for(env))
+
+
+def _choose_estimator(env: dict[str, str]) -> None:
+    """PROMPTBUDGET_ESTIMATOR=heuristic|ctok|auto picks the offline estimator."""
+    if env.get("PROMPTBUDGET_ESTIMATOR"):
+        from promptbudget import estimate
+
+        estimate.choose(env["PROMPTBUDGET_ESTIMATOR"])
 
 
 def _emit(report: Any, fmt: str, output: str | None = None) -> None:

@@ -21,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -59,11 +59,7 @@ class _Table:
 @lru_cache(maxsize=1)
 def _table() -> _Table:
     """Load ``data/models.json`` once."""
-    raw = (
-        resources.files("promptbudget")
-        .joinpath("data", "models.json")
-        .read_text(encoding="utf-8")
-    )
+    raw = (Path(__file__).parent / "data" / "models.json").read_text(encoding="utf-8")
     doc = json.loads(raw)
     families = {
         key: Family(
@@ -113,8 +109,33 @@ def _family(model: str) -> Family:
 # ctok, imported lazily
 
 
-@lru_cache(maxsize=1)
+# PROMPTBUDGET_ESTIMATOR=heuristic forces the built-in estimate even where
+# ctok is installed, to measure it (see benchmarks/offline_fidelity.py).
+_CHOICE = {"estimator": "auto"}
+
+
+def choose(estimator: str) -> None:
+    """Use "auto" (ctok when it imports), "ctok" or "heuristic" from now on."""
+    from promptbudget.errors import ConfigError
+
+    if estimator not in ("auto", "ctok", "heuristic"):
+        raise ConfigError(
+            f"PROMPTBUDGET_ESTIMATOR={estimator!r}: use auto, ctok or heuristic"
+        )
+    if estimator == "ctok" and not _ctok_imports():
+        raise ConfigError(
+            "PROMPTBUDGET_ESTIMATOR=ctok: ctok is not installed (it needs Python 3.12+)"
+        )
+    _CHOICE["estimator"] = estimator
+
+
 def _ctok_available() -> bool:
+    """Whether ctok is to be used: it imports here (Python 3.12+) and is wanted."""
+    return _CHOICE["estimator"] != "heuristic" and _ctok_imports()
+
+
+@lru_cache(maxsize=1)
+def _ctok_imports() -> bool:
     """Whether ``ctok`` imports here (it needs Python 3.12+). Checked once."""
     try:
         import ctok  # noqa: F401

@@ -30,7 +30,7 @@ from promptbudget.errors import EXIT_OK, EXIT_OVER
 from promptbudget.markdown import COMMENT_LIMIT, escape, render_markdown
 from promptbudget.report import render_json, render_text
 from promptbudget.run import Report
-from promptbudget.workflow import annotations, command, folded
+from promptbudget.workflow import annotation_lines, command, folded
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def publish(
 
     for line in folded(f"promptbudget {report.command}", render_text(report)):
         print(line, file=out)
-    for line in annotations(report, options.warnings_fail):
+    for line in annotation_lines(report, options.warnings_fail):
         print(line, file=out)
     _append(env.get("GITHUB_STEP_SUMMARY"), render_markdown(report, SUMMARY_LIMIT))
     comment = _comment(report, options, env, out, failing)

@@ -54,8 +54,10 @@ class Assembly:
     def location(self) -> tuple[str, int] | None:
         """The first artifact's file and line, to point a reader at."""
         content = [p for p in self.parts if p.kind in ("system", "tools", "template")]
-        first = (content or self.parts or [None])[0]
-        return (first.path, first.line) if first is not None else None
+        candidates = content or self.parts
+        if not candidates:
+            return None
+        return (candidates[0].path, candidates[0].line)
 
     def changed_since(self, base: Assembly) -> tuple[str, int] | None:
         """The first artifact that is new or differs from base, by its value."""
@@ -168,9 +170,9 @@ def _messages(
                 used.setdefault(slot, part)
             content = template.rendered
         messages.append({"role": message.role, "content": content})
-    for message in messages:
-        if not message["content"].strip():
-            message["content"] = PROBE_TEXT
+    for sent in messages:
+        if not sent["content"].strip():
+            sent["content"] = PROBE_TEXT
     if not messages:
         messages.append({"role": "user", "content": PROBE_TEXT})
     return messages, used

@@ -29,7 +29,7 @@ def command(name: str, properties: dict[str, str], message: str) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def annotations(report: Report, warnings_fail: bool = False) -> list[str]:
+def annotation_lines(report: Report, warnings_fail: bool = False) -> list[str]:
     """An ::error or ::warning for each row over or near its budget."""
     lines = []
     for row in report.rows:
@@ -77,6 +77,6 @@ def folded(title: str, text: str) -> list[str]:
 
 def render_github(report: Report) -> str:
     """Annotations, then the markdown report folded in the log."""
-    lines = annotations(report)
+    lines = annotation_lines(report)
     lines += folded("promptbudget report", render_markdown(report))
     return "\n".join(lines) + "\n"
