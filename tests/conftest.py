@@ -6,6 +6,19 @@ import pytest
 
 from fakeapi import FakeCountTokensServer
 
+# What github-report reads; a test sets the ones it means.
+GITHUB_VARIABLES = (
+    "GITHUB_API_URL",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_OUTPUT",
+    "GITHUB_REF",
+    "GITHUB_REPOSITORY",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_TOKEN",
+    "RUNNER_TEMP",
+)
+
 
 @pytest.fixture
 def fake_api() -> Iterator[FakeCountTokensServer]:
@@ -34,6 +47,8 @@ def isolated_environment(
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     for name in ("GITHUB_BASE_REF", "GITHUB_ACTIONS", "XDG_CACHE_HOME", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name in GITHUB_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("PROMPTBUDGET_CACHE_DIR", str(home / "cache"))

@@ -7,9 +7,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from project import Project
 
 from promptbudget.cli import cli
+
+from project import Project
 
 HEAD = "version: 1\nmodels: [claude-haiku-4-5]\nfeatures:\n"
 

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from project import Project
-
 from promptbudget.cache import FILE_NAME, CountCache, cache_dir
+
+from project import Project
 
 SCRIPT = Path(sys.executable).with_name("promptbudget")
 

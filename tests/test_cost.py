@@ -6,11 +6,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from fakeapi import fake_count
-from project import Project
 
 from promptbudget.cli import cli
 from promptbudget.pricing import Price, cost_per_call, price_for
+
+from fakeapi import fake_count
+from project import Project
 
 ROUTING = """\
 ROUTES = {

@@ -6,10 +6,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from fakeapi import fake_count
-from project import ANSWER_TOOLS, SYSTEM_PROMPT, Project
 
 from promptbudget.cli import cli
+
+from fakeapi import fake_count
+from project import ANSWER_TOOLS, SYSTEM_PROMPT, Project
 
 
 def invoke(*args: str, stdin: str | None = None):
@@ -172,3 +173,12 @@ def test_missing_file_is_exit_2(app):
     assert "prompts/nope.md' refers to prompts/nope.md, which does not exist" in (
         result.stderr
     )
+
+
+def test_count_refuses_report_formats_it_has_no_rendering_for(app, fake_api_env):
+    result = invoke("count", "--format", "sarif", "prompts/classify.md")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.endswith("Error: count prints --format text or json\n")
+    assert fake_api_env.count_requests() == 0

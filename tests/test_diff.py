@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -208,3 +209,29 @@ def test_base_without_budgets_yaml_makes_every_feature_new(
     assert result.exit_code == 0
     assert {r["change"] for r in json.loads(result.stdout)["results"]} == {"new"}
     assert "budgets.yaml does not exist at main" in result.stderr
+
+
+def test_shallow_clone_without_the_base_says_fetch_depth_0(tmp_path, monkeypatch):
+    upstream = Project(tmp_path / "upstream").init().write_support_app()
+    upstream.commit("support app")
+    upstream.git("checkout", "-q", "-b", "feature")
+    upstream.append("prompts/classify.md", "More.\n")
+    upstream.commit("feature work")
+    shallow = tmp_path / "shallow"
+    # actions/checkout's default: one commit of the pull request, no base branch
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", "--branch", "feature"]
+        + [f"file://{upstream.root}", str(shallow)],
+        check=True,
+    )
+    monkeypatch.chdir(shallow)
+
+    result = invoke("diff", "origin/main")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"promptbudget: error: base ref 'origin/main' not found in {shallow}; "
+        "this is a shallow clone: set fetch-depth: 0 on actions/checkout "
+        "(or run git fetch --unshallow)\n"
+    )

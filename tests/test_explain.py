@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from fakeapi import fake_count
-from project import ANSWER_TOOLS, Project
 from test_check import answer_body
 
 from promptbudget.cli import cli
+
+from fakeapi import fake_count
+from project import ANSWER_TOOLS, Project
 
 
 def invoke(*args: str):

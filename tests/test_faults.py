@@ -8,9 +8,10 @@ import socket
 
 import pytest
 from click.testing import CliRunner
-from project import Project
 
 from promptbudget.cli import cli
+
+from project import Project
 
 FAST = ["--jobs", "1", "--max-retries", "0", "--format", "json"]
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from project import Project
 
 from promptbudget.cli import cli
+
+from project import Project
 
 KEY = "sk-ant-api03-RECOGNISABLE-test-key-0123456789"
 

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_check import answer_body, classify_body
+
 from fakeapi import fake_count
 from project import Project
-from test_check import answer_body, classify_body
 
 SCRIPT = Path(sys.executable).with_name("promptbudget")
 REPO = Path(__file__).resolve().parents[1]

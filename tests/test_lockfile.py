@@ -6,12 +6,13 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from fakeapi import fake_count
-from project import ALLOWANCES, Project
 from test_check import answer_body, classify_body
 
 from promptbudget.cli import cli
 from promptbudget.request import request_key
+
+from fakeapi import fake_count
+from project import ALLOWANCES, Project
 
 
 def invoke(*args: str):

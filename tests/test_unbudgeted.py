@@ -306,3 +306,28 @@ def test_bad_discover_settings_are_one_line(app):
         "promptbudget: error: budgets.yaml:22:3: unknown key 'unbudgted' in "
         "discover; did you mean 'unbudgeted'?\n"
     )
+
+
+def test_markdown_report_shows_unbudgeted_growth_for_review(app, fake_api_env):
+    app.write("app/agent.py", PLANNER_MODULE)
+    app.commit("planner")
+    app.git("checkout", "-q", "-b", "feature")
+    grown = PLANNER + "Group them by customer.\n"
+    app.write("app/agent.py", f"PLANNER_SYSTEM = {grown!r}\n")
+
+    result = invoke("diff", "main", "--format", "markdown")
+
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    start = lines.index(
+        "⚠️ **1 unbudgeted artifact**: no feature covers it "
+        "(`discover.unbudgeted: warn`)"
+    )
+    delta = tokens(grown) - tokens(PLANNER)
+    assert lines[start + 1 : start + 5] == [
+        "",
+        "| kind | artifact | base | head | change |",
+        "| --- | --- | ---: | ---: | ---: |",
+        f"| system | `app/agent.py::PLANNER_SYSTEM` (line 1) | ~{tokens(PLANNER)} "
+        f"| ~{tokens(grown)} | +{delta} |",
+    ]

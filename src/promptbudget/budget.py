@@ -28,6 +28,8 @@ class Row:
     change: str | None = None  # diff only: same, changed, new, removed
     reasons: list[str] = field(default_factory=list)
     location: tuple[str, int] | None = None
+    # diff only: the first artifact that differs from the base (else budgets.yaml)
+    changed_at: tuple[str, int] | None = None
     max_tokens: int | None = None
     cost_per_call: float | None = None
     base_cost_per_call: float | None = None

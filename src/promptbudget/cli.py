@@ -13,6 +13,7 @@ import click
 
 from promptbudget import __version__, diag
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
+from promptbudget.github import COMMENT_MODES, COMMENT_ON
 from promptbudget.report import REPORTERS
 
 FORMATS = tuple(REPORTERS)
@@ -59,16 +60,30 @@ class Group(click.Group):
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every counting command takes."""
+    """Options every counting command takes: the format and how to count."""
+    func = count_options(func)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="Report format.",
+    )(func)
+
+
+def output_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="Write the report to FILE instead of standard output.",
+    )(func)
+
+
+def count_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that say where budgets.yaml is and how to count."""
     options = [
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(FORMATS),
-            default="text",
-            show_default=True,
-            help="Report format.",
-        ),
         click.option(
             "--config",
             "config_path",
@@ -172,27 +187,36 @@ def _choose_estimator(env: dict[str, str]) -> None:
         estimate.choose(env["PROMPTBUDGET_ESTIMATOR"])
 
 
-def _emit(report: Any, fmt: str) -> None:
-    click.echo(REPORTERS[fmt](report), nl=False)
+def _emit(report: Any, fmt: str, output: str | None = None) -> None:
+    document = REPORTERS[fmt](report)
+    if output and output != "-":
+        try:
+            Path(output).write_text(document, encoding="utf-8")
+        except OSError as exc:
+            raise PromptBudgetError(
+                f"{output}: cannot write the report ({exc.strerror}); "
+                "give --output a writable path"
+            ) from None
+    else:
+        click.echo(document, nl=False)
     if report.failed():
         sys.exit(EXIT_OVER)
 
 
-def estimate_text(text: str, model: str) -> int:
-    """The offline estimate, imported only when something must be estimated."""
-    from promptbudget import estimate
+def with_counter(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the counting options into logging setup and a Counter argument."""
 
-    return estimate.estimate_text(text, model)
-
-
-def counting_command(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
         _setup_logging(kwargs.pop("verbose"))
         settings = {name: kwargs.pop(name) for name in COUNTING_SETTINGS}
         return func(counter=_counter(settings), **kwargs)
 
-    return common_options(wrapper)
+    return wrapper
+
+
+def counting_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    return common_options(with_counter(func))
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -224,12 +248,14 @@ def cli() -> None:
     is_flag=True,
     help="Recount every lockfile entry with the API and report any that differ.",
 )
+@output_option
 @counting_command
 def check(
     files: tuple[str, ...],
     locked: bool,
     explain: bool,
     verify_lock: bool,
+    output: str | None,
     fmt: str,
     config_path: str | None,
     counter: Any,
@@ -254,13 +280,12 @@ def check(
         ws,
         counter,
         selected,
-        estimator=estimate_text,
         warn=warn,
         locked=locked,
         verify_lock=verify_lock,
         explain=explain,
     )
-    _emit(report, fmt)
+    _emit(report, fmt, output)
 
 
 @cli.command()
@@ -270,10 +295,12 @@ def check(
     is_flag=True,
     help="Break each changed feature down by part: which file grew, by how much.",
 )
+@output_option
 @counting_command
 def diff(
     base: str | None,
     explain: bool,
+    output: str | None,
     fmt: str,
     config_path: str | None,
     counter: Any,
@@ -293,10 +320,73 @@ def diff(
 
     ws = run.find_workspace(Path.cwd(), config_path)
     ref = base or _default_base()
-    _emit(
-        run.diff(ws, counter, ref, warn, estimator=estimate_text, explain=explain),
-        fmt,
+    _emit(run.diff(ws, counter, ref, warn, explain=explain), fmt, output)
+
+
+@cli.command("github-report")
+@click.argument("base", required=False)
+@click.option(
+    "--comment",
+    type=click.Choice(COMMENT_MODES),
+    default="auto",
+    show_default=True,
+    help="Post one sticky PR comment: auto skips it where the token is read-only.",
+)
+@click.option(
+    "--comment-on",
+    type=click.Choice(COMMENT_ON),
+    default="always",
+    show_default=True,
+    help="When to start a comment; an existing one is always kept current.",
+)
+@click.option(
+    "--warnings-fail", is_flag=True, help="Fail on features past warn_at too."
+)
+@click.option(
+    "--json-report",
+    metavar="FILE",
+    help="Where to write the JSON report (default: $RUNNER_TEMP).",
+)
+@count_options
+@with_counter
+def github_report(
+    base: str | None,
+    comment: str,
+    comment_on: str,
+    warnings_fail: bool,
+    json_report: str | None,
+    config_path: str | None,
+    counter: Any,
+) -> None:
+    """Run diff for a GitHub Actions pull request check.
+
+    Writes the markdown report to $GITHUB_STEP_SUMMARY, annotations on the
+    artifacts that grew, step outputs to $GITHUB_OUTPUT, and one sticky
+    comment on the pull request (GITHUB_TOKEN, GITHUB_API_URL). BASE defaults
+    to origin/$GITHUB_BASE_REF. The action in action.yml runs this.
+
+    \b
+    Examples:
+      promptbudget github-report
+      promptbudget github-report --comment-on changes --warnings-fail
+    """
+    from promptbudget import github, run
+
+    env = dict(os.environ)
+    try:
+        ws = run.find_workspace(Path.cwd(), config_path)
+        report = run.diff(ws, counter, base or _default_base(), warn)
+    except PromptBudgetError as exc:
+        github.publish_error(str(exc), env, sys.stdout)
+        raise
+    options = github.ActionOptions(
+        comment=comment,
+        comment_on=comment_on,
+        warnings_fail=warnings_fail,
+        json_report=Path(json_report) if json_report else None,
+        config_path=ws.config_path,
     )
+    sys.exit(github.publish(report, options, env, sys.stdout).exit_code)
 
 
 @cli.command()
@@ -342,6 +432,8 @@ def count(
     from promptbudget import adhoc, run
     from promptbudget.report import render_count_json, render_count_text
 
+    if fmt not in ("text", "json"):
+        raise click.UsageError("count prints --format text or json")
     cwd = Path.cwd()
     specs = list(targets) or ["-"]
     stdin_text = sys.stdin.read() if "-" in specs else None
@@ -418,6 +510,7 @@ def discover(fmt: str, config_path: str | None, verbose: int) -> None:
     """
     from promptbudget.discovery_report import REPORTERS as DISCOVERY_REPORTERS
     from promptbudget.inventory import discover_job
+    from promptbudget.unbudgeted import estimate_text
 
     _setup_logging(verbose)
     _choose_estimator(dict(os.environ))
@@ -427,7 +520,16 @@ def discover(fmt: str, config_path: str | None, verbose: int) -> None:
 
 @cli.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing budgets.yaml.")
-@counting_command
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@count_options
+@with_counter
 def init(force: bool, fmt: str, config_path: str | None, counter: Any) -> None:
     """Write a budgets.yaml proposal from the Messages API calls found.
 

@@ -1,4 +1,8 @@
-"""Reporters: turn a Report into text or JSON. Each one is a function of the report."""
+"""Reporters: each turns a Report into the text of one format.
+
+Every reporter has the same shape, Reporter: report in, document out. The
+CLI prints the document or writes it to --output.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from typing import Any
 
 from promptbudget.adhoc import CountRow
 from promptbudget.budget import Row, summarize
+from promptbudget.markdown import render_markdown
 from promptbudget.run import Report
+from promptbudget.sarif import render_sarif
 from promptbudget.textable import align, signed
 from promptbudget.textable import tokens as token_cell
+from promptbudget.workflow import render_github
 
 SCHEMA_VERSION = 1
 
@@ -272,6 +279,8 @@ def _json_row(row: Row, is_diff: bool) -> dict[str, Any]:
         item["change"] = row.change
         item["base_model"] = row.base_model
         item["base_cost_per_call"] = _rounded(row.base_cost_per_call)
+        changed = row.changed_at or (None, None)
+        item["changed_path"], item["changed_line"] = changed
     return item
 
 
@@ -319,7 +328,12 @@ def _count_row(row: CountRow) -> dict[str, Any]:
     }
 
 
-REPORTERS: dict[str, Callable[[Report], str]] = {
+Reporter = Callable[[Report], str]
+
+REPORTERS: dict[str, Reporter] = {
     "text": render_text,
     "json": render_json,
+    "markdown": render_markdown,
+    "github": render_github,
+    "sarif": render_sarif,
 }

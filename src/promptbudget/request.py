@@ -42,10 +42,11 @@ class Part:
     budgets.
     """
 
-    kind: str  # system, tools, template, text, slot
+    kind: str  # system, tools, template, slot
     reference: str
     path: str
     line: int
+    digest: str = ""  # of the value, to tell which artifact changed
     covers: frozenset[str] = frozenset()
 
 
@@ -69,6 +70,14 @@ class Assembly:
         if not candidates:
             return None
         return (candidates[0].path, candidates[0].line)
+
+    def changed_since(self, base: Assembly) -> tuple[str, int] | None:
+        """The first artifact that is new or differs from base, by its value."""
+        before = {(p.kind, p.reference, p.path): p.digest for p in base.parts}
+        for part in self.parts:
+            if before.get((part.kind, part.reference, part.path)) != part.digest:
+                return (part.path, part.line)
+        return None
 
 
 def assemble(
@@ -148,8 +157,10 @@ def _routing(
 
 
 def _part(kind: str, found: Resolved) -> Part:
+    value = json.dumps(found.value, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
     covers = frozenset({found.key, *found.touched} if found.key else found.touched)
-    return Part(kind, found.reference, found.path, found.line, covers)
+    return Part(kind, found.reference, found.path, found.line, digest, covers)
 
 
 def _system_text(
@@ -175,7 +186,9 @@ def _system_text(
 
 def _add_includes(includes: tuple[str, ...], parts: list[Part]) -> None:
     for included in includes:
-        parts.append(Part("template", included, included, 1, frozenset({included})))
+        parts.append(
+            Part("template", included, included, 1, covers=frozenset({included}))
+        )
 
 
 def _messages(

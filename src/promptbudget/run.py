@@ -22,7 +22,13 @@ from promptbudget.unbudgeted import (
     Unbudgeted,
     compare_with_base,
     estimate_model,
+    estimate_text,
     find_unbudgeted,
+)
+
+SHALLOW_HINT = (
+    "this is a shallow clone: set fetch-depth: 0 on actions/checkout "
+    "(or run git fetch --unshallow)"
 )
 
 
@@ -133,8 +139,8 @@ def check(
     counter: Counter,
     files: list[str] | None = None,
     *,
-    estimator: Estimator,
     warn: Callable[[str], None],
+    estimator: Estimator = estimate_text,
     locked: bool = False,
     verify_lock: bool = False,
     explain: bool = False,
@@ -295,7 +301,7 @@ def _row(name: str, model: str, a: Assembly, counts: dict[str, Count]) -> Row:
         exact=count.exact,
         source=count.source,
         max_input_tokens=a.feature.budget.max_input_tokens,
-        location=a.location(),
+        location=a.location() or _origin(a),
         max_tokens=a.max_tokens,
         cost_per_call=cost_per_call(tokens, a.max_tokens, price) if price else None,
     )
@@ -309,11 +315,9 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
     if commit is None and "/" not in ref:
         commit = gitutil.resolve_commit(ws.root, f"origin/{ref}")
     if commit is None:
-        shallow = gitutil.is_shallow(ws.root)
         hint = (
-            "this is a shallow clone: fetch full history (actions/checkout with "
-            "fetch-depth: 0, or git fetch --unshallow)"
-            if shallow
+            SHALLOW_HINT
+            if gitutil.is_shallow(ws.root)
             else f"fetch it with 'git fetch origin {ref}' or name an existing ref"
         )
         raise GitError(f"base ref '{ref}' not found in {ws.root}; {hint}")
@@ -321,10 +325,12 @@ def resolve_base(ws: Workspace, ref: str) -> tuple[str, str]:
         return commit, commit
     base = gitutil.merge_base(ws.root, commit, "HEAD")
     if base is None:
-        raise GitError(
-            f"'{ref}' and HEAD share no history; "
-            "fetch more history or name another base"
+        hint = (
+            SHALLOW_HINT
+            if gitutil.is_shallow(ws.root)
+            else "fetch more history or name another base"
         )
+        raise GitError(f"'{ref}' and HEAD share no history; {hint}")
     return commit, base
 
 
@@ -334,7 +340,7 @@ def diff(
     ref: str,
     warn: Callable[[str], None],
     *,
-    estimator: Estimator,
+    estimator: Estimator = estimate_text,
     explain: bool = False,
 ) -> Report:
     commit, merge_base = resolve_base(ws, ref)
@@ -362,6 +368,8 @@ def diff(
             if previous is not None and model in pairs:
                 _compare(row, _row(name, pairs[model], previous, counts))
                 _explain_change(row, counter, a, previous, pairs[model], counts)
+                if row.change == "changed":
+                    row.changed_at = a.changed_since(previous) or _origin(a)
             else:
                 row.change = "new"
             judge(row, a.feature.budget, a, head_config.path, head_config.margin)
@@ -381,6 +389,12 @@ def diff(
     if explain:
         _explain(report.rows, head, base, counter)
     return report
+
+
+def _origin(a: Assembly) -> tuple[str, int]:
+    """Where budgets.yaml declares the feature: its origin is path:line:column."""
+    path, line, _ = a.feature.origin.rsplit(":", 2)
+    return path, int(line)
 
 
 def _pair_models(head: tuple[str, ...], base: tuple[str, ...]) -> dict[str, str]:

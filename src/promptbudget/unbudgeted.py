@@ -39,6 +39,13 @@ class Unbudgeted:
     delta: int | None = None
 
 
+def estimate_text(text: str, model: str) -> int:
+    """The offline estimate, imported only when something must be estimated."""
+    from promptbudget import estimate
+
+    return estimate.estimate_text(text, model)
+
+
 def estimate_model(config: Config | None) -> str:
     """The model estimates are made for: the first one budgets.yaml names."""
     if config is None:
