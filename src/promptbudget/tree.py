@@ -12,10 +12,13 @@ import os
 import posixpath
 import re
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from promptbudget.errors import ConfigError
 from promptbudget.gitutil import run_git
+
+if TYPE_CHECKING:
+    from promptbudget.memo import Journal
 
 # The count_tokens endpoint rejects requests over 32 MB; refuse larger files
 # before reading them whole.
@@ -77,9 +80,10 @@ def text_of(tree: Tree, path: str) -> str:
 class WorkTree:
     """The files on disk under root."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, journal: Journal | None = None) -> None:
         self.root = root.resolve()
         self.label = "working tree"
+        self.journal = journal  # records what was read, for memo's replay
 
     def _real(self, path: str) -> Path:
         candidate = self.root / path
@@ -92,10 +96,16 @@ class WorkTree:
         return real
 
     def is_file(self, path: str) -> bool:
-        return self._real(path).is_file()
+        found = self._real(path).is_file()
+        if self.journal is not None:
+            self.journal.probe(str(self.root / path), "file", found)
+        return found
 
     def is_dir(self, path: str) -> bool:
-        return self._real(path).is_dir()
+        found = self._real(path).is_dir()
+        if self.journal is not None:
+            self.journal.probe(str(self.root / path), "dir", found)
+        return found
 
     def read_bytes(self, path: str) -> bytes:
         real = self._real(path)
@@ -109,7 +119,10 @@ class WorkTree:
                 f"{path}: is {size:,} bytes, over the 32 MB the count_tokens "
                 "endpoint accepts; reference a smaller file"
             )
-        return real.read_bytes()
+        data = real.read_bytes()
+        if self.journal is not None:
+            self.journal.read(str(self.root / path), data)
+        return data
 
     def glob(self, pattern: str) -> list[str]:
         matches = []
@@ -117,6 +130,8 @@ class WorkTree:
             rel = found.relative_to(self.root).as_posix()
             if found.is_file() and self._inside(found):
                 matches.append(rel)
+        if self.journal is not None:
+            self.journal.glob(str(self.root), pattern, matches)
         return matches
 
     def _inside(self, path: Path) -> bool:
