@@ -189,7 +189,7 @@ def test_unknown_model_offline_warns_and_uses_the_newest_family(app):
 
     text = "A prompt to estimate for a model nobody has heard of.\n"
     result = invoke(
-        "count", "--offline", "--format", "json", "-m", "claude-zephyr-9", stdin=text
+        "count", "--offline", "--format", "json", "-m", "gpt-4o", stdin=text
     )
 
     assert result.exit_code == 0
