@@ -182,3 +182,20 @@ def test_count_refuses_report_formats_it_has_no_rendering_for(app, fake_api_env)
     assert result.stdout == ""
     assert result.stderr.endswith("Error: count prints --format text or json\n")
     assert fake_api_env.count_requests() == 0
+
+
+def test_unknown_model_offline_warns_and_uses_the_newest_family(app):
+    from promptbudget import estimate
+
+    text = "A prompt to estimate for a model nobody has heard of.\n"
+    result = invoke(
+        "count", "--offline", "--format", "json", "-m", "gpt-4o", stdin=text
+    )
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "promptbudget: warning: model 'gpt-4o' is not in the tokenizer map; "
+        "estimating it with the newest family (v4.8)\n"
+    )
+    row = json.loads(result.stdout)["results"][0]
+    assert row["input_tokens"] == estimate.estimate_message(text, "claude-opus-4-8")

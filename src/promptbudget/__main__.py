@@ -1,3 +1,3 @@
-from promptbudget.cli import main
+from promptbudget.entry import main
 
 main()

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from promptbudget import __version__, diag
+from promptbudget import __version__, diag, memo
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
 from promptbudget.github import COMMENT_MODES, COMMENT_ON
 from promptbudget.report import REPORTERS
@@ -30,6 +30,9 @@ COUNTING_SETTINGS = (
 
 def warn(message: str) -> None:
     click.echo(f"promptbudget: warning: {message}", err=True)
+    journal = memo.CURRENT["journal"]
+    if journal is not None:
+        journal.spoiled = True  # a replay would not repeat the warning
 
 
 class Group(click.Group):
@@ -187,8 +190,19 @@ def _choose_estimator(env: dict[str, str]) -> None:
         estimate.choose(env["PROMPTBUDGET_ESTIMATOR"])
 
 
-def _emit(report: Any, fmt: str, output: str | None = None) -> None:
+def _emit(
+    report: Any, fmt: str, output: str | None = None, remember: bool = False
+) -> None:
     document = REPORTERS[fmt](report)
+    code = EXIT_OVER if report.failed() else 0
+    if remember and not output and _replayable(report):
+        memo.remember(
+            memo.CURRENT["key"],
+            memo.CURRENT["journal"],
+            document,
+            code,
+            dict(os.environ),
+        )
     if output and output != "-":
         try:
             Path(output).write_text(document, encoding="utf-8")
@@ -199,8 +213,18 @@ def _emit(report: Any, fmt: str, output: str | None = None) -> None:
             ) from None
     else:
         click.echo(document, nl=False)
-    if report.failed():
-        sys.exit(EXIT_OVER)
+    if code:
+        sys.exit(code)
+
+
+def _replayable(report: Any) -> bool:
+    """A run a replay can repeat word for word: no warning, nothing counted now."""
+    journal = memo.CURRENT["journal"]
+    return (
+        journal is not None
+        and not journal.spoiled
+        and all(row.exact and row.source in ("cache", "lock") for row in report.rows)
+    )
 
 
 def with_counter(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -274,7 +298,8 @@ def check(
     from promptbudget import run
 
     cwd = Path.cwd()
-    ws = run.find_workspace(cwd, config_path)
+    journal = memo.CURRENT["journal"]
+    ws = run.find_workspace(cwd, config_path, journal)
     selected = [_relative(ws.root, cwd, f) for f in files] if files else None
     report = run.check(
         ws,
@@ -284,8 +309,9 @@ def check(
         locked=locked,
         verify_lock=verify_lock,
         explain=explain,
+        journal=journal,
     )
-    _emit(report, fmt, output)
+    _emit(report, fmt, output, remember=journal is not None)
 
 
 @cli.command()
@@ -568,4 +594,5 @@ def _relative(root: Path, cwd: Path, name: str) -> str:
 
 
 def main() -> None:
+    """Run the command line (the console script replays first: see entry.py)."""
     cli(prog_name="promptbudget")

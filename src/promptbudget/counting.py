@@ -225,6 +225,13 @@ class Counter:
     def _estimate(self, jobs: list[Job]) -> dict[str, Count]:
         from promptbudget import estimate
 
+        for model in sorted({job.request["model"] for job in jobs}):
+            family, known = estimate.family_for(model)
+            if not known:
+                self.warn(
+                    f"model '{model}' is not in the tokenizer map; estimating it "
+                    f"with the newest family ({family})"
+                )
         return {
             job.key: Count(estimate.estimate_request(job.request), False, "estimate")
             for job in jobs

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptbudget.errors import GitError
+
+if TYPE_CHECKING:
+    from promptbudget.memo import Journal
 
 
 def run_git(args: list[str], cwd: Path, *, binary: bool = False) -> bytes:
@@ -27,7 +31,7 @@ def run_git(args: list[str], cwd: Path, *, binary: bool = False) -> bytes:
     return done.stdout
 
 
-def toplevel(path: Path) -> Path | None:
+def toplevel(path: Path, journal: Journal | None = None) -> Path | None:
     """The work tree root that contains path, or None outside a repository.
 
     Found by looking for .git (a folder, or a file in worktrees and
@@ -35,7 +39,10 @@ def toplevel(path: Path) -> Path | None:
     """
     here = path.absolute()
     for folder in (here, *here.parents):
-        if (folder / ".git").exists():
+        found = (folder / ".git").exists()
+        if journal is not None:
+            journal.probe(str(folder / ".git"), "exists", found)
+        if found:
             return folder
     return None
 

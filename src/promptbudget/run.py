@@ -12,6 +12,7 @@ from promptbudget.budget import Row, judge
 from promptbudget.config import CONFIG_NAME, Config, load_config
 from promptbudget.counting import Count, Counter, Job
 from promptbudget.errors import ConfigError, GitError, PromptBudgetError
+from promptbudget.memo import Journal
 from promptbudget.pricing import cost_per_call, price_for
 from promptbudget.request import Assembly, assemble, request_for
 from promptbudget.routes import load_routes
@@ -59,15 +60,17 @@ class Report:
         return self.unbudgeted_policy == "error" and bool(self.unbudgeted)
 
 
-def find_workspace(cwd: Path, config_option: str | None) -> Workspace:
+def find_workspace(
+    cwd: Path, config_option: str | None, journal: Journal | None = None
+) -> Workspace:
     """Locate budgets.yaml (given, or in cwd and its parents up to the repo root)."""
-    top = gitutil.toplevel(cwd)
+    top = gitutil.toplevel(cwd, journal)
     if config_option is not None:
         config = (cwd / config_option).absolute()
-        if not config.is_file():
+        if not _probe_file(config, journal):
             raise ConfigError(f"{config_option}: no such file (given with --config)")
     else:
-        config = _search_config(cwd, top)
+        config = _search_config(cwd, top, journal)
     root = (top or config.parent).resolve()
     config = config.resolve()
     diag.info("budgets %s in repository %s", config, root)
@@ -76,10 +79,17 @@ def find_workspace(cwd: Path, config_option: str | None) -> Workspace:
     return Workspace(root, config.relative_to(root).as_posix(), top is not None)
 
 
-def _search_config(cwd: Path, top: Path | None) -> Path:
+def _probe_file(path: Path, journal: Journal | None) -> bool:
+    found = path.is_file()
+    if journal is not None:
+        journal.probe(str(path), "file", found)
+    return found
+
+
+def _search_config(cwd: Path, top: Path | None, journal: Journal | None) -> Path:
     for folder in [cwd, *cwd.parents]:
         candidate = folder / CONFIG_NAME
-        if candidate.is_file():
+        if _probe_file(candidate, journal):
             return candidate
         if top is not None and folder.resolve() == top.resolve():
             break
@@ -144,8 +154,9 @@ def check(
     locked: bool = False,
     verify_lock: bool = False,
     explain: bool = False,
+    journal: Journal | None = None,
 ) -> Report:
-    tree = WorkTree(ws.root)
+    tree = WorkTree(ws.root, journal)
     config = load_config(tree, ws.config_path)
     assemblies = assemble_all(config, tree, counter.templates)
     report = Report("check", [])

@@ -12,10 +12,13 @@ import os
 import posixpath
 import re
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from promptbudget.errors import ConfigError, GitError
 from promptbudget.gitutil import run_git
+
+if TYPE_CHECKING:
+    from promptbudget.memo import Journal
 
 # The count_tokens endpoint rejects requests over 32 MB; refuse larger files
 # before reading them whole.
@@ -83,10 +86,11 @@ def decode_text(data: bytes, path: str) -> str:
 class WorkTree:
     """The files on disk under root."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, journal: Journal | None = None) -> None:
         self.root = root.resolve()
         self.label = "working tree"
         self._folders: dict[str, str] = {}
+        self.journal = journal  # records what was read, for memo's replay
 
     def _real(self, path: str) -> Path:
         folder, name = posixpath.split(path)
@@ -110,10 +114,16 @@ class WorkTree:
         return found
 
     def is_file(self, path: str) -> bool:
-        return self._real(path).is_file()
+        found = self._real(path).is_file()
+        if self.journal is not None:
+            self.journal.probe(str(self.root / path), "file", found)
+        return found
 
     def is_dir(self, path: str) -> bool:
-        return self._real(path).is_dir()
+        found = self._real(path).is_dir()
+        if self.journal is not None:
+            self.journal.probe(str(self.root / path), "dir", found)
+        return found
 
     def read_bytes(self, path: str) -> bytes:
         real = self._real(path)
@@ -127,7 +137,10 @@ class WorkTree:
                 f"{path}: is {size:,} bytes, over the 32 MB the count_tokens "
                 "endpoint accepts; reference a smaller file"
             )
-        return real.read_bytes()
+        data = real.read_bytes()
+        if self.journal is not None:
+            self.journal.read(str(self.root / path), data)
+        return data
 
     def glob(self, pattern: str) -> list[str]:
         matches = []
@@ -135,6 +148,8 @@ class WorkTree:
             rel = found.relative_to(self.root).as_posix()
             if found.is_file() and self._inside(found):
                 matches.append(rel)
+        if self.journal is not None:
+            self.journal.glob(str(self.root), pattern, matches)
         return matches
 
     def _inside(self, path: Path) -> bool:
@@ -152,9 +167,14 @@ class WorkTree:
                 self.root,
             )
         except GitError:
+            if self.journal is not None:
+                self.journal.spoiled = True  # a walk is not worth re-checking
             return self._walk()
         names = out.decode("utf-8", "surrogateescape").split("\x00")
-        return sorted({name for name in names if name})
+        listed = sorted({name for name in names if name})
+        if self.journal is not None:
+            self.journal.listing(str(self.root), listed)
+        return listed
 
     def _walk(self) -> list[str]:
         found = []
