@@ -5,11 +5,13 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptbudget.config import parse_config
+from promptbudget.config import DiscoverSettings, parse_config
+from promptbudget.discovery import discover
 from promptbudget.errors import PromptBudgetError
 from promptbudget.pyast import read_value
 from promptbudget.refs import parse_reference
 from promptbudget.templates import parse_template
+from promptbudget.tree import glob_match
 
 FAST = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -160,3 +162,156 @@ def test_slot_extraction(text, path):
         return
     assert all(isinstance(slot, str) for slot in template.slots)
     assert isinstance(template.rendered, str)
+
+
+class FilesInMemory:
+    """A revision held in a dict, so discovery can be fuzzed without a disk."""
+
+    label = "fuzzed tree"
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def read_bytes(self, path: str) -> bytes:
+        if path not in self.files:
+            raise PromptBudgetError(f"{path}: no such file")
+        return self.files[path].encode("utf-8", "surrogatepass")
+
+    def is_file(self, path: str) -> bool:
+        return path in self.files
+
+    def is_dir(self, path: str) -> bool:
+        return any(name.startswith(path.rstrip("/") + "/") for name in self.files)
+
+    def glob(self, pattern: str) -> list[str]:
+        return sorted(name for name in self.files if glob_match(name, pattern))
+
+    def list_files(self) -> list[str]:
+        return sorted(self.files)
+
+
+llm_fragments = st.lists(
+    st.sampled_from(
+        [
+            "import anthropic\n",
+            "from app.prompts import SYSTEM\n",
+            "client = anthropic.Anthropic()\n",
+            "client.messages.create(",
+            "client.beta.messages.stream(",
+            "system=",
+            "tools=",
+            "messages=",
+            "model=",
+            "max_tokens=",
+            "SYSTEM",
+            "TOOLS",
+            "[",
+            "]",
+            "{",
+            "}",
+            "(",
+            ")",
+            ",",
+            ":",
+            "=",
+            "+",
+            "'prompt'",
+            "'name': 'x'",
+            "'description': 'd'",
+            "'input_schema': {}",
+            "'type': 'function'",
+            "'function': ",
+            "f'{q}'",
+            "'{a}'.format(",
+            "textwrap.dedent(",
+            "def f(p=SYSTEM):\n    ",
+            "class A:\n    ",
+            "\n",
+            "    ",
+            "*",
+            "**",
+            "None",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+statement_shapes = [
+    "import anthropic\nclient = anthropic.Anthropic()",
+    "from app.prompts import SYSTEM, TOOLS",
+    "SYSTEM = {0!r}",
+    "SYSTEM_PROMPT = textwrap.dedent({0!r}).strip()",
+    "PROMPT = {0!r} + SYSTEM",
+    "TEMPLATE = {0!r}.format(question=q)",
+    "ANSWER = f{0!r}",
+    "TOOLS = [{{'name': {0!r}, 'description': 'd', 'input_schema': {{}}}}]",
+    "FUNCS = [{{'type': 'function', 'function': {{'name': {0!r}, 'parameters': {{}}}}}}]",
+    "class Prompts:\n    SYSTEM = {0!r}",
+    "def ask(q, system=SYSTEM):\n    return client.messages.create("
+    "model={0!r}, system=system, tools=TOOLS, max_tokens=5, "
+    "messages=[{{'role': 'user', 'content': q}}])",
+    "client.beta.messages.stream(model='m', system=[{{'type': 'text', 'text': {0!r}}}])",
+    "client.messages.count_tokens(model=MODEL, messages=PROMPT)",
+]
+python_modules = st.lists(
+    st.tuples(st.sampled_from(statement_shapes), st.text(max_size=30)).map(
+        lambda pair: pair[0].format(pair[1])
+    ),
+    max_size=8,
+).map("\n".join)
+
+data_files = st.one_of(
+    st.text(max_size=150),
+    st.recursive(
+        yaml_scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "system",
+                        "system_prompt",
+                        "instructions",
+                        "template",
+                        "prompt",
+                        "name",
+                        "description",
+                        "input_schema",
+                        "parameters",
+                        "function",
+                        "type",
+                    ]
+                ),
+                inner,
+                max_size=4,
+            ),
+        ),
+        max_leaves=12,
+    ).map(repr),
+)
+
+
+@FAST
+@given(
+    st.one_of(python_modules, llm_fragments, st.text(max_size=200)),
+    st.one_of(python_modules, llm_fragments),
+    data_files,
+    st.text(max_size=150),
+)
+def test_discovery_on_any_repository(module, prompts, data, prompt_file):
+    tree = FilesInMemory(
+        {
+            "app/main.py": module,
+            "app/prompts.py": prompts,
+            "config/prompts.yaml": data,
+            "config/tools.json": data,
+            "prompts/answer.j2": prompt_file,
+            "notes/prompt.ipynb": prompt_file,
+        }
+    )
+    warnings: list[str] = []
+
+    found = discover(tree, DiscoverSettings(), warn=warnings.append)
+
+    assert all(artifact.path in tree.files for artifact in found.artifacts)
+    assert all(isinstance(message, str) for message in warnings)
