@@ -147,9 +147,14 @@ def run_everything(root: Path, env: dict[str, str]) -> str:
         ["lock", "-vv"],
         ["check", "--verify-lock", "-vv"],
         ["check", "--strict", "-vv"],
+        ["diff", "main", "-vv", "--format", "markdown"],
+        ["diff", "main", "-vv", "--format", "sarif"],
+        ["discover"],
+        ["discover", "--format", "json"],
         ["--help"],
         ["check", "--help"],
         ["--version"],
+        ["init", "--force", "-vv"],  # last: it rewrites budgets.yaml
     ]
     output = []
     for args in commands:
