@@ -13,8 +13,11 @@ import click
 
 from promptbudget import __version__, diag, memo
 from promptbudget.errors import EXIT_COUNT, EXIT_OVER, PromptBudgetError
-from promptbudget.github import COMMENT_MODES, COMMENT_ON
 from promptbudget.report import REPORTERS
+
+# github-report's choices: when to comment, and on what.
+COMMENT_MODES = ("auto", "always", "never")
+COMMENT_ON = ("always", "changes", "failure")
 
 FORMATS = tuple(REPORTERS)
 COUNTING_SETTINGS = (

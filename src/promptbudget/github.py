@@ -34,8 +34,6 @@ from promptbudget.workflow import annotation_lines, command, folded
 
 log = logging.getLogger(__name__)
 
-COMMENT_MODES = ("auto", "always", "never")
-COMMENT_ON = ("always", "changes", "failure")
 # A step summary holds 1 MiB; stay well inside it in bytes, not only characters.
 SUMMARY_LIMIT = 900_000
 DEFAULT_API_URL = "https://api.github.com"
