@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from promptbudget.pyast import read_value
 from promptbudget.refs import parse_reference
 from promptbudget.templates import parse_template
 from promptbudget.tree import glob_match
+from promptbudget.yamlload import _FAILED, _Builder, _compose, _compose_fast
 
 FAST = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -315,3 +317,47 @@ def test_discovery_on_any_repository(module, prompts, data, prompt_file):
 
     assert all(artifact.path in tree.files for artifact in found.artifacts)
     assert all(isinstance(message, str) for message in warnings)
+
+
+def _built(node, path="budgets.yaml"):
+    """The data, and the marks of every value that is not empty.
+
+    An empty scalar has no text of its own: libyaml marks it where the next
+    token starts, PyYAML where the previous one ended. Mapping entries are
+    marked at their keys, so messages never point at an empty scalar.
+    """
+    builder = _Builder(path)
+    try:
+        data = builder.build(node, ())
+    except PromptBudgetError as exc:
+        return str(exc)
+    marks = {}
+    for key_path, mark in builder.marks.items():
+        value = data
+        for key in key_path:
+            value = value[key]
+        if value is not None or (key_path and not isinstance(key_path[-1], int)):
+            marks[key_path] = mark
+    return data, marks
+
+
+@FAST
+@given(
+    st.one_of(
+        yaml_values.map(lambda v: yaml.safe_dump(v, default_flow_style=False)),
+        yaml_values.map(lambda v: yaml.safe_dump(v, default_flow_style=True)),
+        st.text(alphabet="ab:-[]{}&*!#'\" \n|>?,0.", max_size=80),
+    )
+)
+def test_libyaml_and_pyyaml_read_alike(text):
+    fast = _compose_fast(text)
+    if fast is _FAILED:
+        return  # the Python parser alone decides: nothing to compare
+    try:
+        slow = _compose(text, "budgets.yaml")
+    except PromptBudgetError:
+        return  # libyaml accepts a few odd headers PyYAML refuses ('>#')
+    if fast is None or slow is None:
+        assert fast is slow
+        return
+    assert _built(fast) == _built(slow)
