@@ -206,6 +206,45 @@ def test_repeated_template_slot_gets_top_k_times_chunk_tokens(tmp_path, monkeypa
     ) in project.read("budgets.yaml")
 
 
+def test_a_call_whose_model_is_a_parameter_is_counted_on_the_default(
+    tmp_path, monkeypatch
+):
+    project = Project(tmp_path / "repo").init()
+    project.write(
+        "app/bot.py",
+        "import anthropic\n"
+        "\n"
+        'SYSTEM_PROMPT = "You are a helpful assistant that answers briefly."\n'
+        "\n"
+        "\n"
+        "def ask(client, model, question):\n"
+        "    return client.messages.create(\n"
+        "        model=model,\n"
+        "        max_tokens=100,\n"
+        "        system=SYSTEM_PROMPT,\n"
+        '        messages=[{"role": "user", "content": question}],\n'
+        "    )\n",
+    )
+    project.commit("bot")
+    monkeypatch.chdir(project.root)
+
+    result = invoke("init", "--offline", "--format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    [feature] = json.loads(result.stdout)["features"]
+    assert (feature["feature"], feature["models"]) == ("ask", ["claude-sonnet-4-6"])
+    text = project.read("budgets.yaml")
+    assert "models: [claude-sonnet-4-6]\n" in text
+    assert "    # model= is only known at run time: counted for the default\n" in text
+    check = invoke("check", "--offline", "--format", "json")
+    assert check.exit_code == 0, check.stderr
+    [row] = json.loads(check.stdout)["results"]
+    assert (row["model"], row["input_tokens"]) == (
+        "claude-sonnet-4-6",
+        feature["input_tokens"],
+    )
+
+
 def test_calls_without_static_inputs_are_listed_not_budgeted(tmp_path, monkeypatch):
     project = copy_fixture(tmp_path, "mixed-frameworks")
     monkeypatch.chdir(project.root)

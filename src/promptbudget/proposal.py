@@ -111,12 +111,12 @@ def count(proposal: Proposal, tree: Tree, counter: Counter) -> None:
     jobs = {
         (name, model): Job(request_for(a.body, model), f"{name} on {model}")
         for name, a in assemblies.items()
-        for model in a.feature.models
+        for model in a.models
     }
     counts = counter.count_all(list(jobs.values()))
     for feature in proposal.features:
         a = assemblies[feature.name]
-        totals = [(counts[jobs[(feature.name, m)].key], m) for m in a.feature.models]
+        totals = [(counts[jobs[(feature.name, m)].key], m) for m in a.models]
         largest = max(c.input_tokens for c, _ in totals) + a.reserved
         feature.input_tokens = largest
         feature.exact = all(c.exact for c, _ in totals)
