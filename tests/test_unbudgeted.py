@@ -134,6 +134,26 @@ def test_check_with_files_reports_only_those_files(app, fake_api_env):
     assert result.exit_code == 0
 
 
+def test_check_with_files_finds_what_a_full_check_finds_in_them(app, fake_api_env):
+    # wording.py names no LLM library and no prompt word; it holds prompts only
+    # because an LLM module imports it, which scanning it alone cannot tell.
+    app.write(
+        "app/wording.py",
+        'WELCOME = f"Welcome to Acme! What can we do for you about {topic} today?"\n',
+    )
+    app.write("app/agent.py", "import anthropic\nfrom app.wording import WELCOME\n")
+    set_policy(app, "error")
+
+    full = invoke("check", "--format", "json")
+    hook = invoke("check", "--format", "json", "app/wording.py")
+
+    expected = ["app/wording.py::WELCOME"]
+    for result in (full, hook):
+        found = json.loads(result.stdout)["unbudgeted"]["artifacts"]
+        assert [a["reference"] for a in found] == expected
+        assert result.exit_code == 1
+
+
 def test_diff_shows_how_unbudgeted_artifacts_changed(app, fake_api_env):
     app.write("app/agent.py", PLANNER_MODULE)
     app.commit("planner")

@@ -66,8 +66,20 @@ def find_unbudgeted(
     warn: Callable[[str], None],
     only: Collection[str] | None = None,
 ) -> list[Unbudgeted]:
-    """Artifacts in the tree (or in only these files) that no feature covers."""
-    found = discover(tree, config.discover, skip={config.path}, only=only, warn=warn)
+    """Artifacts in the tree (or in only these files) that no feature covers.
+
+    With only (the files pre-commit passes), the whole tree is still read:
+    whether a module's constants are prompts depends on who imports it, so
+    scanning the given files alone would miss what a full check reports.
+    Only those files' artifacts and warnings are kept.
+    """
+    chosen = None if only is None else set(only)
+
+    def warn_chosen(message: str) -> None:
+        if chosen is None or message.split(":", 1)[0] in chosen:
+            warn(message)
+
+    found = discover(tree, config.discover, skip={config.path}, warn=warn_chosen)
     cover(found, assemblies)
     model = estimate_model(config)
     return [
@@ -75,6 +87,7 @@ def find_unbudgeted(
             a.kind, a.reference, a.path, a.line, estimate_artifact(a, model, estimator)
         )
         for a in found.uncovered()
+        if chosen is None or a.path in chosen
     ]
 
 
