@@ -328,6 +328,25 @@ def test_bad_discover_settings_are_one_line(app):
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("false", "not false (write ignore to turn it off)"),
+        ("loud", "not 'loud'"),
+    ],
+)
+def test_a_bad_unbudgeted_policy_is_named_as_written(app, value, expected):
+    app.append("budgets.yaml", f"discover:\n  unbudgeted: {value}\n")
+
+    result = invoke("check", "--offline")
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "promptbudget: error: budgets.yaml:22:3: discover.unbudgeted: must be "
+        f"ignore, warn or error, {expected}\n"
+    )
+
+
 def test_markdown_report_shows_unbudgeted_growth_for_review(app, fake_api_env):
     app.write("app/agent.py", PLANNER_MODULE)
     app.commit("planner")

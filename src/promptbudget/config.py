@@ -470,7 +470,12 @@ class _Checker:
         if unbudgeted not in UNBUDGETED:
             raise self.error(
                 (*key_path, "unbudgeted"),
-                f"must be ignore, warn or error, not {unbudgeted!r}",
+                "must be ignore, warn or error, not "
+                + (
+                    f"{str(unbudgeted).lower()} (write ignore to turn it off)"
+                    if isinstance(unbudgeted, bool)
+                    else repr(unbudgeted)
+                ),
             )
         return DiscoverSettings(paths, exclude, unbudgeted)
 
