@@ -328,6 +328,20 @@ def test_bad_discover_settings_are_one_line(app):
     )
 
 
+def test_a_discover_path_that_matches_nothing_is_a_warning(app):
+    app.append("budgets.yaml", "discover:\n  paths: [app, promts]\n")
+
+    result = invoke("discover", "--format", "json")
+
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "promptbudget: warning: discover.paths: 'promts' matches no file in the "
+        "repository; fix the path or remove it\n"
+    )
+    found = json.loads(result.stdout)["artifacts"]
+    assert found and all(a["path"].startswith("app/") for a in found)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

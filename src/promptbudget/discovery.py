@@ -102,11 +102,15 @@ def discover(
     warn: Callable[[str], None],
 ) -> Discovery:
     """Scan a tree's files (or only some of them) for artifacts and calls."""
-    files = [
-        f
-        for f in (tree.list_files() if only is None else sorted(only))
-        if f not in skip and is_selected(f, settings)
-    ]
+    listed = tree.list_files() if only is None else sorted(only)
+    if only is None:
+        for pattern in settings.paths:
+            if not any(_under(f, pattern) for f in listed):
+                warn(
+                    f"discover.paths: '{pattern}' matches no file in the "
+                    "repository; fix the path or remove it"
+                )
+    files = [f for f in listed if f not in skip and is_selected(f, settings)]
     modules = modules_for(tree)
     found: dict[str, Artifact] = {}
     mentions: set[str] = set()
