@@ -134,6 +134,55 @@ def test_check_with_files_reports_only_those_files(app, fake_api_env):
     assert result.exit_code == 0
 
 
+CALLS_MODULE = """\
+import anthropic
+
+from app.prompts import SAFETY_RULES
+from app.tools import ANSWER_TOOLS
+
+client = anthropic.Anthropic()
+
+
+def answer(question):
+    return client.messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=1024,
+        system=SAFETY_RULES,
+        tools=ANSWER_TOOLS,
+        messages=[{"role": "user", "content": question}],
+    )
+
+
+def escalate(question):
+    return client.messages.create(
+        model="claude-opus-4-8",
+        max_tokens=1024,
+        system=SAFETY_RULES,
+        messages=[{"role": "user", "content": question}],
+    )
+"""
+
+
+def test_a_call_is_covered_by_a_feature_that_sends_all_it_sends_on_its_model(
+    app, fake_api_env
+):
+    # answer() sends what answer_question budgets, on one of its models;
+    # escalate() reuses a budgeted prompt on a model no feature counts.
+    app.write("app/service.py", CALLS_MODULE)
+
+    result = invoke("discover", "--format", "json")
+
+    calls = {
+        a["reference"]: a["features"]
+        for a in json.loads(result.stdout)["artifacts"]
+        if a["kind"] == "call"
+    }
+    assert calls == {
+        "app/service.py::answer()": ["answer_question"],
+        "app/service.py::escalate()": [],
+    }
+
+
 def test_check_with_files_finds_what_a_full_check_finds_in_them(app, fake_api_env):
     # wording.py names no LLM library and no prompt word; it holds prompts only
     # because an LLM module imports it, which scanning it alone cannot tell.

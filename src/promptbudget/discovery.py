@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from promptbudget import filescan, pyrefs, pyscan
-from promptbudget.artifacts import Artifact, is_prose
+from promptbudget.artifacts import Artifact, CallSite, is_prose
 from promptbudget.config import DiscoverSettings
 from promptbudget.errors import PromptBudgetError
 from promptbudget.notebooks import is_notebook
@@ -398,7 +398,9 @@ def cover(discovery: Discovery, assemblies: Mapping[str, Assembly]) -> None:
 
     A feature covers what its references name and every Python value they
     were built from; a reference to a whole file covers everything found in
-    it; a call is covered by the features that cover its inputs.
+    it. A call is covered by the features that cover every input it sends
+    and, when its model is a literal, count on that model: a new call that
+    reuses a budgeted prompt on another model is a feature no budget covers.
     """
     by_path: dict[str, list[tuple[str | None, str]]] = {}
     for feature, assembly in assemblies.items():
@@ -419,14 +421,27 @@ def cover(discovery: Discovery, assemblies: Mapping[str, Assembly]) -> None:
         features_of[artifact.reference] = artifact.features
     for artifact in discovery.artifacts:
         if artifact.call is not None:
-            inputs = artifact.call.inputs()
-            names = {
-                f
-                for i in inputs
-                if i.reference
-                for f in features_of.get(i.reference, ())
-            }
-            artifact.features = tuple(sorted(names))
+            artifact.features = _features_of_call(
+                artifact.call, features_of, assemblies
+            )
+
+
+def _features_of_call(
+    call: CallSite,
+    features_of: Mapping[str, tuple[str, ...]],
+    assemblies: Mapping[str, Assembly],
+) -> tuple[str, ...]:
+    found = [
+        set(features_of[i.reference])
+        for i in call.inputs()
+        if i.reference and i.reference in features_of
+    ]
+    if not found:
+        return ()
+    names = set.intersection(*found)
+    if call.model is not None:
+        names = {n for n in names if call.model in assemblies[n].models}
+    return tuple(sorted(names))
 
 
 def _covers(cover_name: str | None, name: str | None) -> bool:
