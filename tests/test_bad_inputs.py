@@ -68,6 +68,18 @@ def test_template_syntax_error_names_the_line(repo):
     assert message.endswith("; fix the template")
 
 
+@pytest.mark.parametrize("name", ["../../outside.md", "/etc/hostname", "missing.md"])
+def test_template_pulling_in_no_repository_file_is_named(repo, name):
+    (repo.root.parent / "outside.md").write_text("RUNNER SECRET\n")
+    repo.write("prompts/t.j2", f'Hello\n{{% include "{name}" %}}\n')
+    repo.write("budgets.yaml", HEAD + "  a: {messages: [{template: prompts/t.j2}]}\n")
+    assert one_line_error(invoke("check", "--offline")) == (
+        f"prompts/t.j2:1: template pulls in '{name}', which is no file in the "
+        "repository beside the template or in a folder above it; fix the name "
+        "(files outside the repository are never read)"
+    )
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [

@@ -379,6 +379,33 @@ def test_malformed_sources_are_skipped_with_a_warning(tmp_path):
     ]
 
 
+def test_jinja_children_count_their_blocks_and_broken_ones_are_named(tmp_path):
+    project = Project(tmp_path / "repo").init()
+    project.write(
+        "templates/base.j2", "You answer politely.\n{% block body %}{% endblock %}\n"
+    )
+    project.write(
+        "templates/answer.j2",
+        '{% extends "base.j2" %}{% block body %}Use these chunks:\n'
+        "{% for c in chunks %}{{ c }}\n{% endfor %}Question: {{ question }}"
+        "{% endblock %}\n",
+    )
+    project.write("templates/broken.j2", "Hello {{ name\n")
+
+    found, warnings = run(project.root)
+
+    texts = {a.reference: a.text for a in found.artifacts}
+    # The child renders its own block; the parent is an artifact of its own.
+    assert texts["templates/answer.j2"] == "Use these chunks:\nQuestion: "
+    assert texts["templates/base.j2"] == "You answer politely.\n\n"
+    assert "templates/broken.j2" in texts
+    assert warnings == [
+        "templates/broken.j2:1: template syntax error: unexpected end of template, "
+        "expected 'end of print statement'; listed, but check refuses it until it "
+        "is fixed"
+    ]
+
+
 def test_git_decides_which_files_are_read(tmp_path):
     project = Project(tmp_path / "repo").init()
     project.write(".gitignore", "build/\n*.local.py\n")

@@ -13,6 +13,7 @@ from promptbudget.errors import ConfigError
 from promptbudget.templates import (
     FormatText,
     Template,
+    is_jinja,
     is_system_template,
     is_template,
     parse_template,
@@ -112,15 +113,31 @@ def _parsed(text: str, path: str, is_format: bool) -> Template | None:
         text = FormatText(text)
     if not is_template(text, path):
         return None
+    # Included and extended templates are artifacts of their own, counted
+    # there: stand in for them with a template that only has this one's
+    # blocks, so a child template renders what it adds and nothing more.
+    blocks = "".join(
+        f"{{% block {name} %}}{{% endblock %}}"
+        for name in dict.fromkeys(BLOCK.findall(text))
+    )
     try:
-        return parse_template(text, path, include=_empty_include)
+        return parse_template(text, path, include=lambda name: (name, blocks))
     except ConfigError:
         return None
 
 
-def _empty_include(name: str) -> tuple[str, str]:
-    """Included templates are artifacts of their own: count them there."""
-    return name, ""
+BLOCK = re.compile(r"{%-?\s*block\s+(\w+)")
+
+
+def template_error(text: str, path: str, line: int) -> str | None:
+    """Why a Jinja file's text does not parse, or None when it does."""
+    if not is_jinja(text, path) or _parsed(text, path, False) is not None:
+        return None
+    try:
+        parse_template(text, path, line, include=lambda name: (name, ""))
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 @dataclass

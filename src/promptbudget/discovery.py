@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from promptbudget import filescan, pyrefs, pyscan
-from promptbudget.artifacts import Artifact, CallSite, is_prose
+from promptbudget.artifacts import Artifact, CallSite, is_prose, template_error
 from promptbudget.config import DiscoverSettings
 from promptbudget.errors import PromptBudgetError
 from promptbudget.notebooks import is_notebook
@@ -254,7 +254,13 @@ def _scan_file(
         return []
     try:
         if not data:
-            return filescan.scan_prompt_file(path, text)
+            found = filescan.scan_prompt_file(path, text)
+            for artifact in found:
+                problem = template_error(artifact.value, path, artifact.line)
+                if problem is not None:
+                    head = problem.rsplit("; ", 1)[0]
+                    skipped(f"{head}; listed, but check refuses it until it is fixed")
+            return found
         if not filescan.may_hold_data_artifacts(text):
             return []
         return filescan.scan_data_file(path, text)

@@ -108,7 +108,13 @@ def parse_template(
 
 
 def _jinja(text: str, path: str, line: int, include: Includer | None) -> Template:
-    from jinja2 import FunctionLoader, TemplateError, TemplateSyntaxError, meta
+    from jinja2 import (
+        FunctionLoader,
+        TemplateError,
+        TemplateNotFound,
+        TemplateSyntaxError,
+        meta,
+    )
     from jinja2.sandbox import SandboxedEnvironment
 
     loaded: dict[str, str] = {}
@@ -131,8 +137,15 @@ def _jinja(text: str, path: str, line: int, include: Includer | None) -> Templat
             names |= meta.find_undeclared_variables(env.parse(source))
     except TemplateSyntaxError as exc:
         at = line + (exc.lineno or 1) - 1
+        problem = (exc.message or "invalid syntax").rstrip(".")
         raise ConfigError(
-            f"{path}:{at}: template syntax error: {exc.message}; fix the template"
+            f"{path}:{at}: template syntax error: {problem}; fix the template"
+        ) from None
+    except TemplateNotFound as exc:
+        raise ConfigError(
+            f"{path}:{line}: template pulls in '{exc.name}', which is no file in "
+            "the repository beside the template or in a folder above it; fix the "
+            "name (files outside the repository are never read)"
         ) from None
     except (TemplateError, RecursionError) as exc:
         raise ConfigError(
