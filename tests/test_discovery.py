@@ -391,8 +391,11 @@ def test_jinja_children_count_their_blocks_and_broken_ones_are_named(tmp_path):
         "{% endblock %}\n",
     )
     project.write("templates/broken.j2", "Hello {{ name\n")
+    warnings: list[str] = []
 
-    found, warnings = run(project.root)
+    found = discover(
+        WorkTree(project.root), DiscoverSettings(), warn=warnings.append, templates=True
+    )
 
     texts = {a.reference: a.text for a in found.artifacts}
     # The child renders its own block; the parent is an artifact of its own.

@@ -100,8 +100,14 @@ def discover(
     skip: Collection[str] = (),
     only: Collection[str] | None = None,
     warn: Callable[[str], None],
+    templates: bool = False,
 ) -> Discovery:
-    """Scan a tree's files (or only some of them) for artifacts and calls."""
+    """Scan a tree's files (or only some of them) for artifacts and calls.
+
+    With templates, every Jinja prompt file is parsed, and one that does not
+    parse is named in a warning (what `discover` and `init` show); check
+    leaves that to the features that send it, which refuse it.
+    """
     listed = tree.list_files() if only is None else sorted(only)
     if only is None:
         for pattern in settings.paths:
@@ -137,7 +143,10 @@ def discover(
     in_paths = bool(settings.paths)
     for path in files:
         if filescan.is_prompt_file(path, in_paths, mentions):
-            _merge(found, _scan_file(tree, path, skipped, data=False))
+            _merge(
+                found,
+                _scan_file(tree, path, skipped, data=False, templates=templates),
+            )
         elif path.lower().endswith(filescan.DATA_SUFFIXES):
             _merge(found, _scan_file(tree, path, skipped, data=True))
 
@@ -247,7 +256,12 @@ def _scan_python(
 
 
 def _scan_file(
-    tree: Tree, path: str, skipped: Callable[[str], None], *, data: bool
+    tree: Tree,
+    path: str,
+    skipped: Callable[[str], None],
+    *,
+    data: bool,
+    templates: bool = False,
 ) -> list[Artifact]:
     text = _read(tree, path, skipped)
     if text is None:
@@ -255,7 +269,7 @@ def _scan_file(
     try:
         if not data:
             found = filescan.scan_prompt_file(path, text)
-            for artifact in found:
+            for artifact in found if templates else ():
                 problem = template_error(artifact.value, path, artifact.line)
                 if problem is not None:
                     head = problem.rsplit("; ", 1)[0]

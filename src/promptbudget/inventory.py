@@ -38,7 +38,7 @@ def discover_job(
     config = load_config(tree, ws.config_path) if ws.config_path else None
     settings = config.discover if config is not None else DiscoverSettings()
     skip = {ws.config_path} if ws.config_path else set()
-    found = discover(tree, settings, skip=skip, warn=warn)
+    found = discover(tree, settings, skip=skip, warn=warn, templates=True)
     if config is not None:
         cover(found, _assemble_what_can_be(config, tree, warn))
     model = estimate_model(config)

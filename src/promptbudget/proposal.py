@@ -363,7 +363,7 @@ def init_job(
             "or --config PATH to write the proposal elsewhere"
         )
     tree = WorkTree(root)
-    found = discover(tree, DiscoverSettings(), skip={path}, warn=warn)
+    found = discover(tree, DiscoverSettings(), skip={path}, warn=warn, templates=True)
     proposal = propose(found, tree, path)
     if not proposal.features:
         raise ConfigError(
