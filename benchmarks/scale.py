@@ -8,7 +8,8 @@ answer, and runs the installed `promptbudget` beside this Python. Prints:
 
 - cold `check` (empty cache) against the ideal latency x requests / jobs,
   and against --jobs 1;
-- warm `check` (everything cached) against `python -c "import click, yaml"`;
+- warm `check` (everything cached) against `python -c "import click, yaml"`,
+  both replayed (nothing changed) and in full (budgets.yaml edited);
 - the requests a `diff` sends when one feature changed;
 - offline estimate throughput against calling ctok directly (Python 3.12+).
 """
@@ -151,6 +152,22 @@ def main() -> None:
                 f"{warm * 1000:.0f} ms",
                 f"import click, yaml {baseline * 1000:.0f} ms",
                 f"{warm / baseline:.2f}x",
+            )
+        )
+
+        budgets = repo / "budgets.yaml"
+        original = budgets.read_text()
+        runs = []
+        for i in range(15):  # an edited budgets.yaml: no replay, every count cached
+            budgets.write_text(original + f"# edit {i}\n")
+            runs.append(timed(check, repo, fresh_cache("cold")))
+        budgets.write_text(original)
+        rows.append(
+            (
+                "cached check, inputs edited",
+                f"{statistics.median(runs) * 1000:.0f} ms",
+                "full run, nothing sent",
+                f"{statistics.median(runs) / baseline:.2f}x",
             )
         )
 
