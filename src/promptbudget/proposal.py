@@ -26,10 +26,10 @@ from promptbudget.config import (
     parse_config,
 )
 from promptbudget.counting import Counter, Job
-from promptbudget.discovery import Discovery, discover
+from promptbudget.discovery import Discovery, cover, discover
 from promptbudget.errors import ConfigError, PromptBudgetError
 from promptbudget.refs import resolve_text, template_includer
-from promptbudget.request import assemble, request_for
+from promptbudget.request import Assembly, assemble, request_for
 from promptbudget.templates import is_system_template, parse_template
 from promptbudget.tree import Tree, WorkTree
 from promptbudget.unbudgeted import DEFAULT_MODEL
@@ -101,7 +101,7 @@ def propose(discovery: Discovery, tree: Tree, path: str) -> Proposal:
     return Proposal(path, default_model, features, skipped, unused)
 
 
-def count(proposal: Proposal, tree: Tree, counter: Counter) -> None:
+def count(proposal: Proposal, tree: Tree, counter: Counter) -> dict[str, Assembly]:
     """Count each feature as check would and set its budget with headroom."""
     config = parse_config(_render(proposal), proposal.path)
     assemblies = {
@@ -121,6 +121,7 @@ def count(proposal: Proposal, tree: Tree, counter: Counter) -> None:
         feature.input_tokens = largest
         feature.exact = all(c.exact for c, _ in totals)
         feature.budget = math.ceil(largest * HEADROOM / ROUND_TO) * ROUND_TO
+    return assemblies
 
 
 # -- building features ---------------------------------------------------------
@@ -371,7 +372,11 @@ def init_job(
             f"({len(found.artifacts)} artifacts: see promptbudget discover); "
             "write budgets.yaml by hand, as the README shows"
         )
-    count(proposal, tree, counter)
+    # What check will call unbudgeted: covered as check covers, parts and all.
+    cover(found, count(proposal, tree, counter))
+    proposal.unused = [
+        a for a in found.artifacts if a.kind != "call" and not a.features
+    ]
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(proposal.text(), encoding="utf-8")
     return proposal
