@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from promptbudget.errors import ConfigError
+from promptbudget.pyast import slot_name
 from promptbudget.refs import parse_reference, resolve
 from promptbudget.templates import FormatText, parse_template
 from promptbudget.tree import WorkTree
@@ -196,3 +199,22 @@ def test_settings_constant_through_a_relative_import(tree, tmp_path):
     project.write("app/agent.py", AGENT + "WINDOW = TOP_K\n")
 
     assert value(tree, "app/agent.py::WINDOW") == (6, 11)
+
+
+@pytest.mark.parametrize(
+    ("expression", "slot"),
+    [
+        ("question", "question"),
+        ('config["system_prompt"]', "system_prompt"),
+        ('config.get("persona")', "persona"),
+        ('"\\n".join(chunks)', "chunks"),
+        ('open("app/system_prompt.md").read()', "system_prompt"),
+        ('Path("prompts/answer-v2.md").read_text(encoding="utf-8")', "answer_v2"),
+        ("history_text.strip()", "history_text"),
+        ('raw.decode("utf-8")', "raw"),
+        ('self.load("review")', "review"),
+        ("fetch_prompt()", "fetch_prompt"),
+    ],
+)
+def test_slot_names_for_inputs_known_only_at_run_time(expression, slot):
+    assert slot_name(ast.parse(expression, mode="eval").body) == slot

@@ -82,10 +82,44 @@ def slot_name(node: ast.expr) -> str:
         first = node.args[0] if node.args else None
         if isinstance(first, ast.Constant) and _is_slot(first.value):
             return str(first.value)
+        if isinstance(first, ast.Constant) and (stem := _file_stem(first.value)):
+            return stem
         if first is not None and not isinstance(first, ast.Constant):
             return slot_name(first)
-        return slot_name(node.func)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in PASS_THROUGH:
+            return slot_name(func.value)
+        return slot_name(func)
     return "value"
+
+
+# Methods that hand back what they were given, reshaped: the slot is named
+# after what they are called on (`open("system.md").read()` is `system`).
+PASS_THROUGH = frozenset(
+    {
+        "read",
+        "read_text",
+        "decode",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "lower",
+        "upper",
+        "format",
+        "format_map",
+        "render",
+        "substitute",
+        "safe_substitute",
+    }
+)
+
+
+def _file_stem(value: object) -> str | None:
+    """`system_prompt` for "app/system_prompt.md": a file's name as a slot."""
+    if not isinstance(value, str) or "/" not in value and "." not in value:
+        return None
+    stem = value.rsplit("/", 1)[-1].split(".", 1)[0].replace("-", "_")
+    return stem if stem.isidentifier() else None
 
 
 def _is_slot(value: object) -> bool:
