@@ -240,6 +240,43 @@ def test_a_call_whose_model_is_a_parameter_is_counted_on_the_default(
     )
 
 
+def test_history_plus_a_formatted_template_gives_both(tmp_path, monkeypatch):
+    project = Project(tmp_path / "repo").init()
+    project.write(
+        "bot.py",
+        "import anthropic\n"
+        "\n"
+        'SYSTEM_PROMPT = "You are a helpful assistant that answers briefly."\n'
+        'FOLLOW_UP = "Answer the follow-up question: {question}"\n'
+        "\n"
+        "\n"
+        "def chat(client, history, user_msg):\n"
+        "    return client.messages.create(\n"
+        '        model="claude-haiku-4-5",\n'
+        "        max_tokens=300,\n"
+        "        system=SYSTEM_PROMPT,\n"
+        '        messages=history + [{"role": "user", '
+        '"content": FOLLOW_UP.format(question=user_msg)}],\n'
+        "    )\n",
+    )
+    project.commit("bot")
+    monkeypatch.chdir(project.root)
+
+    result = invoke("init", "--offline")
+
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "    system: bot.py::SYSTEM_PROMPT\n"
+        "    messages:\n"
+        "      - {role: user, template: bot.py::FOLLOW_UP}\n"
+        "    slots:\n"
+        "      history: 500  # placeholder: messages is only known at run time\n"
+        "      question: 500  # placeholder: template slot\n"
+    ) in project.read("budgets.yaml")
+    check = json.loads(invoke("check", "--offline", "--format", "json").stdout)
+    assert check["unbudgeted"]["artifacts"] == []
+
+
 def test_calls_without_static_inputs_are_listed_not_budgeted(tmp_path, monkeypatch):
     project = copy_fixture(tmp_path, "mixed-frameworks")
     monkeypatch.chdir(project.root)

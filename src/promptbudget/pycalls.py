@@ -210,6 +210,11 @@ def _tools_of_objects(
 def _messages(scanner: Inputs, node: ast.expr, block: Block) -> list[Input]:
     """Inputs per message: its content's artifact, or a slot for what is dynamic."""
     places = scanner.places
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        # history + [{"role": "user", "content": question}]: each side's own
+        return _messages(scanner, node.left, block) + _messages(
+            scanner, node.right, block
+        )
     target = places.list_node(node, block)
     if target is None:
         return [Input(slot=slot_name(node), hints=places.hints(node, block))]

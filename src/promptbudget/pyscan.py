@@ -306,6 +306,14 @@ class _Scanner:
             function = self._function_of(node.func, block)
             if function is not None:
                 return self._returned(function, node, kind, strength)
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in ("format", "format_map")
+                and isinstance(func.value, (ast.Name, ast.Attribute))
+            ):
+                # TEMPLATE.format(question=q): the template, its fields slots
+                return self.text_input(func.value, "template", strength, prose=prose)
         default = _parameter_default(node, block)
         if default is not None:
             node, block = default
