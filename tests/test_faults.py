@@ -59,6 +59,11 @@ FALLBACKS = [
         "the answer had no input_tokens",
     ),
     (
+        "zero input_tokens",
+        lambda s: s.always_fail(200, body={"input_tokens": 0}),
+        "the answer said 0 input_tokens",
+    ),
+    (
         "string input_tokens",
         lambda s: s.always_fail(200, body={"input_tokens": "12"}),
         "the answer had no input_tokens",
@@ -196,3 +201,66 @@ def test_a_retried_fault_then_success_is_exact(app, fake_api_env):
     assert result.stderr == ""
     assert {r["source"] for r in json.loads(result.stdout)["results"]} == {"api"}
     assert fake_api_env.count_requests() == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "ANTHROPIC_API_KEY",
+            "sk-ant-test-0000\n",
+            "ANTHROPIC_API_KEY holds spaces, line breaks or non-ASCII characters "
+            "(pasted with a newline?); set it to the key alone",
+        ),
+        (
+            "ANTHROPIC_API_KEY",
+            "sk-ant-test 0000",
+            "ANTHROPIC_API_KEY holds spaces, line breaks or non-ASCII characters "
+            "(pasted with a newline?); set it to the key alone",
+        ),
+        (
+            "ANTHROPIC_BASE_URL",
+            "not a url",
+            "ANTHROPIC_BASE_URL is not an http(s) URL; fix it or unset it to use "
+            "the API's own address",
+        ),
+        (
+            "ANTHROPIC_BASE_URL",
+            "http://[::1",
+            "ANTHROPIC_BASE_URL is not an http(s) URL; fix it or unset it to use "
+            "the API's own address",
+        ),
+    ],
+    ids=["key-newline", "key-space", "url-words", "url-broken-ipv6"],
+)
+def test_a_malformed_key_or_url_is_exit_3_not_a_pass(
+    app, fake_api_env, monkeypatch, name, value, message
+):
+    monkeypatch.setenv(name, value)
+
+    result = invoke("check", *FAST)
+
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == f"promptbudget: error: {message}\n"
+    assert fake_api_env.count_requests() == 0
+
+
+def test_a_servers_error_message_is_one_clean_line_without_the_key(app, fake_api_env):
+    fake_api_env.always_fail(
+        400,
+        body={
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "message": "line1\nline2 sk-ant-test-0000 sk-ant-api03-other\x1b[31mred",
+            },
+        },
+    )
+
+    result = invoke("check", *FAST)
+
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "promptbudget: error: count_tokens rejected answer_question on "
+        "claude-sonnet-4-6 (400 invalid_request_error: line1 line2 [key] [key]red)\n"
+    )

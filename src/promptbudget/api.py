@@ -9,8 +9,10 @@ estimate, with a warning).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from promptbudget.counting import TransientCountError
 from promptbudget.errors import CountError
@@ -76,6 +78,7 @@ class ApiCounter:
 
     def _sdk_client(self) -> Any:
         if self._client is None:
+            _check_settings(self.env)
             import anthropic
 
             self._client = anthropic.Anthropic(
@@ -123,9 +126,10 @@ class ApiCounter:
         except anthropic.APIConnectionError:
             raise TransientCountError("could not connect") from None
         except anthropic.APIStatusError as exc:
+            message = _clean(_message(exc), self.env)
             raise CountError(
                 f"count_tokens rejected {label} ({exc.status_code} {_kind(exc)}: "
-                f"{_message(exc)})"
+                f"{message})"
             ) from None
         except (anthropic.APIResponseValidationError, ValueError):
             # The SDK lets a 200 whose body is not JSON escape as JSONDecodeError.
@@ -137,7 +141,52 @@ def _tokens(answer: Any) -> int:
     tokens = getattr(answer, "input_tokens", None)
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
         raise TransientCountError("the answer had no input_tokens")
+    if tokens == 0:
+        # Every request holds at least one message: 0 is a broken answer,
+        # and caching it would pass every budget from then on.
+        raise TransientCountError("the answer said 0 input_tokens")
     return tokens
+
+
+def _check_settings(env: Mapping[str, str]) -> None:
+    """Refuse a key or base URL the SDK would only fail on as 'could not connect'."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        value = env.get(name) or ""
+        if value and (not value.isascii() or any(c.isspace() for c in value)):
+            raise CountError(
+                f"{name} holds spaces, line breaks or non-ASCII characters "
+                "(pasted with a newline?); set it to the key alone"
+            )
+        if any(not c.isprintable() for c in value):
+            raise CountError(
+                f"{name} holds control characters; set it to the key alone"
+            )
+    url = env.get("ANTHROPIC_BASE_URL")
+    if url:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise CountError(
+                "ANTHROPIC_BASE_URL is not an http(s) URL; fix it or unset it "
+                "to use the API's own address"
+            )
+
+
+SECRET = re.compile(r"sk-ant-[A-Za-z0-9_-]+")
+
+
+def _clean(text: str, env: Mapping[str, str]) -> str:
+    """A server's words on one line, with no control characters and no key."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        secret = env.get(name)
+        if secret:
+            text = text.replace(secret, "[key]")
+    text = SECRET.sub("[key]", text)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _kind(exc: Any) -> str:
@@ -145,7 +194,9 @@ def _kind(exc: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("type"), str):
-            return error["type"]
+            kind = error["type"][:60]
+            if re.fullmatch(r"[a-z_]+", kind):
+                return kind
     return "error"
 
 
