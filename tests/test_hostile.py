@@ -87,6 +87,40 @@ def test_nothing_outside_the_repository_is_read(
     assert fake_api_env.count_requests() == 0
 
 
+@pytest.mark.parametrize(
+    ("where", "reference"),
+    [
+        ("system", ".git/config"),
+        ("system", "prompts/../.git/config"),
+        ("system", ".git/*"),
+        ("include", ".git/config"),
+        ("count", ".git/config"),
+    ],
+)
+def test_git_data_is_never_sent(tmp_path, monkeypatch, fake_api_env, where, reference):
+    # In CI, .git/config can hold the token actions/checkout saved.
+    project = Project(tmp_path / "repo").init()
+    project.git("config", "http.extraheader", "AUTHORIZATION: basic CHECKOUT-TOKEN")
+    project.write("prompts/t.j2", f'{{% include "{reference}" %}}\n')
+    feature = (
+        "{messages: [{role: user, template: prompts/t.j2}]}"
+        if where == "include"
+        else f"{{system: '{reference}'}}"
+    )
+    project.write(
+        "budgets.yaml",
+        f"version: 1\nmodels: [claude-haiku-4-5]\nfeatures:\n  a: {feature}\n",
+    )
+    monkeypatch.chdir(project.root)
+
+    result = invoke("count", reference) if where == "count" else invoke("check")
+
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert ".git" in result.stderr
+    assert fake_api_env.count_requests() == 0
+
+
 def test_symlink_in_the_base_commit_that_escapes_is_refused(
     tmp_path, monkeypatch, fake_api_env
 ):

@@ -57,6 +57,11 @@ def join_inside(base_dir: str, reference_path: str, *, origin: str) -> str:
             f"{origin}: '{reference_path}' points outside the repository root; "
             "promptbudget reads only files inside the repository"
         )
+    if ".git" in joined.split("/"):
+        raise ConfigError(
+            f"{origin}: '{reference_path}' is inside .git, git's own data (in CI "
+            "it can hold the checkout's token); reference a file of the project"
+        )
     return "" if joined == "." else joined
 
 
@@ -146,6 +151,8 @@ class WorkTree:
         matches = []
         for found in sorted(self.root.glob(pattern)):
             rel = found.relative_to(self.root).as_posix()
+            if ".git" in rel.split("/"):
+                continue
             if found.is_file() and self._inside(found):
                 matches.append(rel)
         if self.journal is not None:
