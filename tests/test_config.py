@@ -64,6 +64,43 @@ CASES = [
         "reads version: 1",
     ),
     (
+        "version true",
+        "version: true\nfeatures: {a: {system: prompts/system.md}}\n",
+        "budgets.yaml:1:1: version: version true is not supported; this promptbudget "
+        "reads version: 1",
+    ),
+    (
+        "version quoted",
+        "version: '1'\nfeatures: {a: {system: prompts/system.md}}\n",
+        "budgets.yaml:1:1: version: must be the number 1; write version: 1 without "
+        "quotes",
+    ),
+    (
+        "null feature name",
+        GOOD_HEAD + "  ~: {system: prompts/system.md}\n",
+        "budgets.yaml:4:3: features.null: a feature is named null; name each "
+        "feature with text such as answer_question",
+    ),
+    (
+        "control characters in a feature name",
+        GOOD_HEAD + '  "a\\nb\\e[31m": {system: prompts/system.md}\n',
+        "budgets.yaml:4:3: features.'a\\nb\\x1b[31m': the feature name "
+        "'a\\nb\\x1b[31m' holds control characters; use plain text",
+    ),
+    (
+        "nan percent",
+        GOOD_HEAD + "  a:\n    budget: {max_input_tokens: 9, max_increase: nan%}\n",
+        "budgets.yaml:5:35: features.a.budget.max_increase: must be a percentage such "
+        "as 90%, not 'nan%'",
+    ),
+    (
+        "infinite cost",
+        GOOD_HEAD
+        + "  a:\n    budget: {max_input_tokens: 9, max_cost_per_call: .inf}\n",
+        "budgets.yaml:5:35: features.a.budget.max_cost_per_call: must be a positive "
+        "amount in USD, not inf",
+    ),
+    (
         "no version",
         "features: {a: {system: prompts/system.md}}\n",
         "budgets.yaml:1:1: has no 'version'; add 'version: 1' at the top",

@@ -6,6 +6,7 @@ the nearest valid key suggested for a misspelling.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -142,13 +143,18 @@ def parse_config(text: str, path: str) -> Config:
     if not isinstance(raw, dict):
         raise checker.error((), "must be a mapping with 'version' and 'features'")
     checker.keys(raw, (), TOP_KEYS)
-    if raw.get("version") != 1:
+    version = raw.get("version")
+    if isinstance(version, bool) or version != 1:
         if "version" not in raw:
             raise checker.error((), "has no 'version'; add 'version: 1' at the top")
+        if isinstance(version, str) and version.strip() == "1":
+            raise checker.error(
+                ("version",), "must be the number 1; write version: 1 without quotes"
+            )
         raise checker.error(
             ("version",),
-            f"version {raw['version']!r} is not supported; this promptbudget reads "
-            "version: 1",
+            f"version {_yaml_word(version)} is not supported; this promptbudget "
+            "reads version: 1",
         )
     models = checker.models(raw.get("models"), ("models",)) if "models" in raw else ()
     features_raw = raw.get("features")
@@ -160,7 +166,18 @@ def parse_config(text: str, path: str) -> Config:
     features = {}
     routed = raw.get("routes") is not None
     for name, body in features_raw.items():
-        features[str(name)] = checker.feature(str(name), body, models, routed)
+        if not isinstance(name, str) or not name.strip():
+            raise checker.error(
+                ("features", name),
+                f"a feature is named {_yaml_word(name)}; name each feature with "
+                "text such as answer_question",
+            )
+        if not name.isprintable():
+            raise checker.error(
+                ("features", name),
+                f"the feature name {name!r} holds control characters; use plain text",
+            )
+        features[name] = checker.feature(name, body, models, routed)
     base_dir = posixpath.dirname(path)
     lockfile = None
     if raw.get("lockfile") is not None:
@@ -414,7 +431,7 @@ class _Checker:
             amount = float(text)
         except (TypeError, ValueError):
             amount = -1.0
-        if isinstance(value, bool) or not amount > 0:
+        if isinstance(value, bool) or not amount > 0 or not math.isfinite(amount):
             raise self.error(
                 key_path, f"must be a positive amount in USD, not {value!r}"
             )
@@ -438,19 +455,26 @@ class _Checker:
         return result
 
     def price_amount(self, value: Any, key_path: tuple[Any, ...]) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value < math.inf
+        ):
             raise self.error(key_path, f"must be USD per million tokens, not {value!r}")
         return float(value)
 
     def percent(self, value: Any, key_path: tuple[Any, ...]) -> float:
         """'90%' or 0.9 as a fraction."""
+        fraction = math.nan
         if isinstance(value, str) and value.strip().endswith("%"):
             try:
-                return float(value.strip()[:-1]) / 100
+                fraction = float(value.strip()[:-1]) / 100
             except ValueError:
                 pass
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value) / 100 if value > 1 else float(value)
+            fraction = float(value) / 100 if value > 1 else float(value)
+        if math.isfinite(fraction):
+            return fraction
         raise self.error(key_path, f"must be a percentage such as 90%, not {value!r}")
 
     def discover(self, value: Any, base_dir: str) -> DiscoverSettings:
@@ -506,8 +530,26 @@ class _Checker:
         return Increase(tokens=self.count(value, key_path, zero=True))
 
 
+def _yaml_word(value: Any) -> str:
+    """A YAML value as it would be written: null, true, 2, 'text'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value)
+
+
 def _dotted(key_path: tuple[Any, ...]) -> str:
-    return (".".join(map(str, key_path)) + ": ") if key_path else ""
+    """features.a.budget: for messages; odd keys shown as YAML would write them."""
+
+    def word(key: Any) -> str:
+        if isinstance(key, str):
+            return key if key.isprintable() else repr(key)
+        if isinstance(key, int) and not isinstance(key, bool) and key >= 0:
+            return str(key)  # a list index
+        return _yaml_word(key)
+
+    return (".".join(map(word, key_path)) + ": ") if key_path else ""
 
 
 def _nearest(word: str, choices: tuple[str, ...]) -> str | None:
