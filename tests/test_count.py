@@ -199,3 +199,20 @@ def test_unknown_model_offline_warns_and_uses_the_newest_family(app):
     )
     row = json.loads(result.stdout)["results"][0]
     assert row["input_tokens"] == estimate.estimate_message(text, "claude-opus-4-8")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"caf\xe9\n", "stdin:1: is not valid UTF-8; save the file as UTF-8"),
+        (b"abc\x00def", "stdin: is a binary file, not text; reference a text file"),
+    ],
+    ids=["latin-1", "nul"],
+)
+def test_stdin_that_is_not_text_is_refused_like_a_file(data, message):
+    result = CliRunner().invoke(
+        cli, ["count", "--offline"], input=data, catch_exceptions=False
+    )
+
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"promptbudget: error: {message}\n"

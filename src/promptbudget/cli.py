@@ -230,6 +230,16 @@ def _replayable(report: Any) -> bool:
     )
 
 
+def _read_stdin() -> str:
+    """Standard input as UTF-8 text, refused as a file would be when it is not."""
+    from promptbudget.tree import decode_text
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stream: already decoded
+        return sys.stdin.read()
+    return decode_text(stream.read(), "stdin")
+
+
 def with_counter(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the counting options into logging setup and a Counter argument."""
 
@@ -465,7 +475,7 @@ def count(
         raise click.UsageError("count prints --format text or json")
     cwd = Path.cwd()
     specs = list(targets) or ["-"]
-    stdin_text = sys.stdin.read() if "-" in specs else None
+    stdin_text = _read_stdin() if "-" in specs else None
     root = gitutil_root(cwd)
     chosen = list(models) or adhoc.default_models(
         run.config_models(cwd, config_path, warn)
