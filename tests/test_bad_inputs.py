@@ -60,6 +60,38 @@ def test_fifty_megabyte_prompt_is_refused_before_sending(repo, fake_api_env):
     assert fake_api_env.count_requests() == 0
 
 
+DOUBLING = "E0 = 'You are helpful. '\n" + "".join(
+    f"E{i} = E{i - 1} + E{i - 1}\n" for i in range(1, 71)
+)
+
+
+def test_a_text_that_doubles_line_after_line_is_refused_quickly(repo, fake_api_env):
+    # 70 lines would build a text of 2**70 characters, or take as long naively.
+    repo.write("app/boom.py", DOUBLING)
+    repo.write("budgets.yaml", HEAD + "  a: {system: app/boom.py::E70}\n")
+
+    message = one_line_error(invoke("check"))
+
+    assert message.startswith("app/boom.py:71: 'E70' is not a literal ")
+    assert "builds a text over 32 MB" in message
+    assert fake_api_env.count_requests() == 0
+
+
+def test_several_requests_together_over_32_mb_are_refused(repo, fake_api_env):
+    for name in ("a", "b"):
+        with open(repo.root / f"{name}.md", "w") as handle:
+            handle.write("ab " * 6_000_000)
+    repo.write("budgets.yaml", HEAD + "  big: {system: [a.md, b.md]}\n")
+
+    message = one_line_error(invoke("check"))
+
+    assert message == (
+        "budgets.yaml:4:3: features.big: the request is 36,000,121 bytes, over the "
+        "32 MB the count_tokens endpoint accepts; shorten its prompts"
+    )
+    assert fake_api_env.count_requests() == 0
+
+
 def test_template_syntax_error_names_the_line(repo):
     repo.write("t.j2", "Hello\n{% if question %}\n{{ question }\n")
     repo.write("budgets.yaml", HEAD + "  a: {messages: [{template: t.j2}]}\n")

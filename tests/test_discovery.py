@@ -409,6 +409,24 @@ def test_jinja_children_count_their_blocks_and_broken_ones_are_named(tmp_path):
     ]
 
 
+def test_texts_doubling_line_after_line_stop_at_the_scan_limit(tmp_path):
+    base = "You are helpful. "
+    project = Project(tmp_path / "repo").init()
+    project.write(
+        "app/boom.py",
+        f"PROMPT0 = {base!r}\n"
+        + "".join(f"PROMPT{i} = PROMPT{i - 1} + PROMPT{i - 1}\n" for i in range(1, 71)),
+    )
+
+    found, _ = run(project.root)
+
+    # 2**70 copies would never finish; texts over 2 MB are left out.
+    kept = [i for i in range(71) if len(base) * 2**i <= 2 * 2**20]
+    assert [a.reference for a in found.artifacts] == [
+        f"app/boom.py::PROMPT{i}" for i in kept
+    ]
+
+
 def test_git_decides_which_files_are_read(tmp_path):
     project = Project(tmp_path / "repo").init()
     project.write(".gitignore", "build/\n*.local.py\n")

@@ -135,13 +135,25 @@ def _as_format(text: str) -> str:
     return text if isinstance(text, FormatText) else _escape(text)
 
 
+# The count_tokens endpoint takes 32 MB: a longer text cannot be a prompt.
+MAX_TEXT = 32 * 2**20
+# Discovery reads files up to 2 MB, and no text built from them beyond that.
+SCAN_MAX_TEXT = 2 * 2**20
+
+
 class Evaluator:
     """Evaluate expressions statically, in the block they appear in."""
 
-    def __init__(self, modules: Modules | None = None) -> None:
+    def __init__(
+        self, modules: Modules | None = None, max_text: int = MAX_TEXT
+    ) -> None:
         self.modules = modules
+        self.max_text = max_text
         self.touched: set[str] = set()
         self._active: set[tuple[str, str]] = set()
+        # Each binding is evaluated once: `B = A + A; C = B + B; ...` would
+        # otherwise take time doubling with every line.
+        self._known: dict[tuple[str, str], tuple[Any, set[str]]] = {}
 
     # -- entry points --------------------------------------------------------
 
@@ -153,14 +165,27 @@ class Evaluator:
 
     def binding(self, binding: Binding) -> Any:
         key = (binding.block.module.path, binding.qualname)
+        if key in self._known:
+            value, touched = self._known[key]
+            self.touched |= touched
+            return value
         if key in self._active:
             raise NotStatic(f"name {binding.name} refers to itself")
         self._active.add(key)
-        self.touched.add(f"{key[0]}::{key[1]}")
+        outer, self.touched = self.touched, {f"{key[0]}::{key[1]}"}
         try:
-            return self.value(binding.node, binding.block)
+            value = self.value(binding.node, binding.block)
+            if isinstance(value, str) and len(value) > self.max_text:
+                raise NotStatic(
+                    f"name {binding.name} builds a text over "
+                    f"{self.max_text // 2**20} MB"
+                )
+            self._known[key] = (value, self.touched)
+            return value
         finally:
             self._active.discard(key)
+            outer |= self.touched
+            self.touched = outer
 
     # -- names ---------------------------------------------------------------
 

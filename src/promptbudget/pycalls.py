@@ -13,7 +13,13 @@ import ast
 from typing import Any, Protocol
 
 from promptbudget.artifacts import Artifact, CallSite, Input
-from promptbudget.pyast import Evaluator, NotStatic, keyword_of, slot_name
+from promptbudget.pyast import (
+    SCAN_MAX_TEXT,
+    Evaluator,
+    NotStatic,
+    keyword_of,
+    slot_name,
+)
 from promptbudget.pyblocks import Block
 from promptbudget.pyplaces import Places, dict_value
 
@@ -117,7 +123,7 @@ def _keywords(
 
 def _static(places: Places, node: ast.expr, block: Block, kind: type) -> Any:
     try:
-        value = Evaluator(places.modules).value(node, block)
+        value = Evaluator(places.modules, SCAN_MAX_TEXT).value(node, block)
     except NotStatic:
         return None
     if isinstance(value, bool) or not isinstance(value, kind):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from promptbudget.pyast import Evaluator, NotStatic
+from promptbudget.pyast import SCAN_MAX_TEXT, Evaluator, NotStatic
 from promptbudget.pyblocks import Binding, Block, Module, Modules
 from promptbudget.pyrefs import keyword_call
 
@@ -44,7 +44,7 @@ class Places:
     def binding_of(self, node: ast.expr, block: Block) -> Binding | None:
         """The assignment a name or dotted name stands for, in any module."""
         try:
-            target = Evaluator(self.modules).namespace(node, block)
+            target = Evaluator(self.modules, SCAN_MAX_TEXT).namespace(node, block)
         except NotStatic:
             return None
         return target if isinstance(target, Binding) else None
@@ -54,7 +54,7 @@ class Places:
         if not isinstance(made, ast.Call):
             return None
         try:
-            target = Evaluator(self.modules).namespace(made.func, block)
+            target = Evaluator(self.modules, SCAN_MAX_TEXT).namespace(made.func, block)
         except NotStatic:
             return None
         if not isinstance(target, Block) or target.kind != "class":

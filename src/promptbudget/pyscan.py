@@ -34,7 +34,7 @@ from promptbudget.artifacts import (
     text_kind,
 )
 from promptbudget.errors import ConfigError
-from promptbudget.pyast import Evaluator, NotStatic, slot_name
+from promptbudget.pyast import SCAN_MAX_TEXT, Evaluator, NotStatic, slot_name
 from promptbudget.pyblocks import Binding, Block, Module, Modules
 from promptbudget.pyplaces import Places, dict_value
 from promptbudget.pyrefs import start_line
@@ -119,7 +119,7 @@ class _Scanner:
                 self._prompt_function(block)
 
     def _named_binding(self, binding: Binding, prose: Callable[[Any], bool]) -> None:
-        evaluator = Evaluator(self.modules)
+        evaluator = Evaluator(self.modules, SCAN_MAX_TEXT)
         try:
             value = evaluator.binding(binding)
         except NotStatic:
@@ -147,7 +147,7 @@ class _Scanner:
         node = block.return_node()
         if node is None:
             return
-        evaluator = Evaluator(self.modules)
+        evaluator = Evaluator(self.modules, SCAN_MAX_TEXT)
         try:
             value = evaluator.value(node, block)
         except NotStatic:
@@ -201,7 +201,9 @@ class _Scanner:
 
     def _is_tools(self, node: ast.expr) -> bool:
         try:
-            value = Evaluator(self.modules).value(node, self.places.block_at(node))
+            value = Evaluator(self.modules, SCAN_MAX_TEXT).value(
+                node, self.places.block_at(node)
+            )
         except NotStatic:
             return False
         return is_tool_list(value)
@@ -210,7 +212,7 @@ class _Scanner:
         """A tools artifact for a static expression, by its binding or its place."""
         block = self.places.block_at(node)
         module, name, line = self.module, self.places.address(node), node.lineno
-        evaluator = Evaluator(self.modules)
+        evaluator = Evaluator(self.modules, SCAN_MAX_TEXT)
         if isinstance(node, (ast.Name, ast.Attribute)):
             binding = self.places.binding_of(node, block)
             if binding is None:
@@ -238,7 +240,7 @@ class _Scanner:
         node = method.return_node()
         if node is None:
             return None
-        evaluator = Evaluator(self.modules)
+        evaluator = Evaluator(self.modules, SCAN_MAX_TEXT)
         try:
             value = evaluator.value(node, method)
         except NotStatic:
@@ -301,7 +303,7 @@ class _Scanner:
     ) -> Input:
         """An input for a text expression: the artifact it is, or a slot."""
         block = self.places.block_at(node)
-        evaluator = Evaluator(self.modules)
+        evaluator = Evaluator(self.modules, SCAN_MAX_TEXT)
         if isinstance(node, ast.Call):
             function = self._function_of(node.func, block)
             if function is not None:
@@ -369,7 +371,7 @@ class _Scanner:
         binding = self.places.binding_of(root, block)
         if binding is None:
             return None
-        evaluator = Evaluator(self.modules)
+        evaluator = Evaluator(self.modules, SCAN_MAX_TEXT)
         try:
             value = evaluator.value(node, block)
         except NotStatic:
@@ -385,7 +387,7 @@ class _Scanner:
 
     def _function_of(self, node: ast.expr, block: Block) -> Block | None:
         try:
-            target = Evaluator(self.modules).namespace(node, block)
+            target = Evaluator(self.modules, SCAN_MAX_TEXT).namespace(node, block)
         except NotStatic:
             return None
         if isinstance(target, Block) and target.kind == "function":
@@ -397,7 +399,7 @@ class _Scanner:
     ) -> Input:
         """`build_prompt(question)`: the text the function returns, as a template."""
         node = function.return_node()
-        evaluator = Evaluator(self.modules)
+        evaluator = Evaluator(self.modules, SCAN_MAX_TEXT)
         try:
             value = evaluator.value(node, function) if node is not None else None
         except NotStatic:

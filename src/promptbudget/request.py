@@ -26,6 +26,7 @@ from promptbudget.refs import (
 )
 from promptbudget.routes import Route
 from promptbudget.templates import TemplateStore, is_system_template, parse_template
+from promptbudget.tree import MAX_FILE_BYTES as MAX_REQUEST_BYTES
 from promptbudget.tree import Tree
 
 PROBE_TEXT = "Hi"
@@ -121,6 +122,13 @@ def assemble(
         body["system"] = system
     if tools:
         body["tools"] = tools
+    size = len(json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_REQUEST_BYTES:
+        raise ConfigError(
+            f"{feature.origin}: features.{feature.name}: the request is {size:,} "
+            "bytes, over the 32 MB the count_tokens endpoint accepts; shorten its "
+            "prompts"
+        )
     files = {part.path for part in parts}
     return Assembly(
         feature,
