@@ -3,6 +3,7 @@ no key is ever printed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -167,6 +168,78 @@ def test_templates_cannot_reach_python_objects(tmp_path, monkeypatch, fake_api_e
     assert result.exit_code == 2
     assert result.stderr.startswith("promptbudget: error: prompts/t.j2:1: template ")
     assert fake_api_env.count_requests() == 0
+
+
+TEMPLATE_BOMBS = [
+    (
+        "{{ 'x' * 10000000000 }}",
+        "template cannot be rendered with empty slots: '*' would make "
+        "10,000,000,000 items",
+    ),
+    (
+        "{% for a in range(100000) %}{% for b in range(100000) %}"
+        "{% endfor %}{% endfor %}",
+        "template cannot be rendered with empty slots: safe_range() was given "
+        "100,000, over 10,000",
+    ),
+    (
+        "{{ 'x'|center(1000000000) }}",
+        "template cannot be rendered with empty slots: filter center() was given "
+        "1,000,000,000, over 10,000",
+    ),
+    (
+        "{{ '{:>999999999}'.format(1) }}",
+        "template cannot be rendered with empty slots: a format asks for a width "
+        "over 100,000",
+    ),
+    (
+        "{% for a in range(9000) %}{% for b in range(9000) %}"
+        "{% for c in range(9000) %}{% endfor %}{% endfor %}{% endfor %}",
+        "template takes over 5 seconds to render with empty slots (loops within "
+        "loops?); simplify it",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    TEMPLATE_BOMBS,
+    ids=["repeat", "range", "filter", "format", "loops"],
+)
+def test_a_template_cannot_ask_for_unbounded_work(
+    tmp_path, monkeypatch, fake_api_env, template, message
+):
+    project = Project(tmp_path / "repo").init()
+    project.write("prompts/bomb.j2", template + "\n")
+    project.write(
+        "budgets.yaml",
+        "version: 1\nmodels: [claude-haiku-4-5]\nfeatures:\n"
+        "  a: {messages: [{role: user, template: prompts/bomb.j2}]}\n",
+    )
+    monkeypatch.chdir(project.root)
+
+    result = invoke("check")
+
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"promptbudget: error: prompts/bomb.j2:1: {message}\n"
+    assert fake_api_env.count_requests() == 0
+
+
+def test_discovery_names_a_template_bomb_and_goes_on(tmp_path, monkeypatch):
+    project = Project(tmp_path / "repo").init()
+    project.write("prompts/bomb.j2", TEMPLATE_BOMBS[0][0] + "\n")
+    project.write("prompts/answer.j2", "Answer {{ question }} briefly.\n")
+    monkeypatch.chdir(project.root)
+
+    result = invoke("discover", "--format", "json")
+
+    assert result.exit_code == 0
+    found = [a["reference"] for a in json.loads(result.stdout)["artifacts"]]
+    assert found == ["prompts/answer.j2", "prompts/bomb.j2"]
+    assert result.stderr == (
+        f"promptbudget: warning: prompts/bomb.j2:1: {TEMPLATE_BOMBS[0][1]}; listed, "
+        "but check refuses it until it is fixed\n"
+    )
 
 
 def run_everything(root: Path, env: dict[str, str]) -> str:

@@ -106,9 +106,15 @@ def rendered(text: str, path: str) -> str:
     return template.rendered if template else str(text)
 
 
-@functools.lru_cache(maxsize=1024)
 def _parsed(text: str, path: str, is_format: bool) -> Template | None:
     """A template parsed once for both its slots and its rendering."""
+    found = _parse_once(text, path, is_format)
+    return found if isinstance(found, Template) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_once(text: str, path: str, is_format: bool) -> Template | str | None:
+    """The template, or why it does not parse (None: not a template at all)."""
     if is_format:
         text = FormatText(text)
     if not is_template(text, path):
@@ -122,8 +128,8 @@ def _parsed(text: str, path: str, is_format: bool) -> Template | None:
     )
     try:
         return parse_template(text, path, include=lambda name: (name, blocks))
-    except ConfigError:
-        return None
+    except ConfigError as exc:
+        return str(exc)
 
 
 BLOCK = re.compile(r"{%-?\s*block\s+(\w+)")
@@ -131,13 +137,19 @@ BLOCK = re.compile(r"{%-?\s*block\s+(\w+)")
 
 def template_error(text: str, path: str, line: int) -> str | None:
     """Why a Jinja file's text does not parse, or None when it does."""
-    if not is_jinja(text, path) or _parsed(text, path, False) is not None:
+    if not is_jinja(text, path):
         return None
-    try:
-        parse_template(text, path, line, include=lambda name: (name, ""))
-    except ConfigError as exc:
-        return str(exc)
-    return None
+    found = _parse_once(text, path, False)
+    if not isinstance(found, str):
+        return None
+    if line == 1:
+        return found
+    # Lines are counted from the text: shift them to the file's (front matter).
+    prefix = f"{path}:"
+    number, _, rest = found.removeprefix(prefix).partition(":")
+    if found.startswith(prefix) and number.isdigit():
+        return f"{prefix}{int(number) + line - 1}:{rest}"
+    return found
 
 
 @dataclass

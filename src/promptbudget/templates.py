@@ -115,7 +115,8 @@ def _jinja(text: str, path: str, line: int, include: Includer | None) -> Templat
         TemplateSyntaxError,
         meta,
     )
-    from jinja2.sandbox import SandboxedEnvironment
+
+    from promptbudget.sandbox import BoundedEnvironment, TooSlow, render
 
     loaded: dict[str, str] = {}
 
@@ -126,13 +127,13 @@ def _jinja(text: str, path: str, line: int, include: Includer | None) -> Templat
         loaded[found[0]] = found[1]
         return found[1]
 
-    env = SandboxedEnvironment(
+    env = BoundedEnvironment(
         keep_trailing_newline=True, autoescape=False, loader=FunctionLoader(load)
     )
     try:
         tree = env.parse(text)
         names = set(meta.find_undeclared_variables(tree))
-        rendered = env.from_string(tree).render({name: "" for name in names})
+        rendered = render(env.from_string(tree), {name: "" for name in names})
         for source in loaded.values():
             names |= meta.find_undeclared_variables(env.parse(source))
     except TemplateSyntaxError as exc:
@@ -146,6 +147,11 @@ def _jinja(text: str, path: str, line: int, include: Includer | None) -> Templat
             f"{path}:{line}: template pulls in '{exc.name}', which is no file in "
             "the repository beside the template or in a folder above it; fix the "
             "name (files outside the repository are never read)"
+        ) from None
+    except TooSlow:
+        raise ConfigError(
+            f"{path}:{line}: template takes over 5 seconds to render with empty "
+            "slots (loops within loops?); simplify it"
         ) from None
     except (TemplateError, RecursionError) as exc:
         raise ConfigError(
