@@ -131,8 +131,16 @@ def test_verify_lock_catches_a_hand_edited_entry(app, fake_api_env):
     ) in verified.stdout.splitlines()
 
 
-def test_malformed_lockfile_is_exit_2(app):
-    app.write("promptbudget.lock", "answer_question claude-sonnet-4-6 zz 12\n")
+@pytest.mark.parametrize(
+    "line",
+    [
+        "answer_question claude-sonnet-4-6 zz 12",
+        f"answer_question claude-sonnet-4-6 {'a' * 64} \u0663\u0660",  # Arabic-Indic 30
+    ],
+    ids=["bad-hash", "non-ascii-digits"],
+)
+def test_malformed_lockfile_is_exit_2(app, line):
+    app.write("promptbudget.lock", line + "\n")
     result = invoke("check")
     assert result.exit_code == 2
     assert result.stderr == (

@@ -22,7 +22,7 @@ HEADER = (
     "# promptbudget lockfile: exact count_tokens answers per feature and model.\n"
     "# Written by `promptbudget lock`; do not edit by hand.\n"
 )
-LINE = re.compile(r"^(\S+) (\S+) ([0-9a-f]{64}) (\d+)$")
+LINE = re.compile(r"^(\S+) (\S+) ([0-9a-f]{64}) ([0-9]+)$")
 
 
 @dataclass(frozen=True, order=True)
