@@ -218,3 +218,26 @@ def test_settings_constant_through_a_relative_import(tree, tmp_path):
 )
 def test_slot_names_for_inputs_known_only_at_run_time(expression, slot):
     assert slot_name(ast.parse(expression, mode="eval").body) == slot
+
+
+def test_augmented_assignment_that_uses_its_own_name(tmp_path):
+    project = Project(tmp_path / "repo").init()
+    project.write(
+        "app/rules.py",
+        'RULES = "Be brief. "\nRULES += RULES\nRULES += "End."\n',
+    )
+
+    found, _ = value(WorkTree(project.root), "app/rules.py::RULES")
+
+    assert found == "Be brief. Be brief. End."
+
+
+def test_a_name_rebound_to_twice_itself_line_after_line_is_refused(tmp_path):
+    # 70 lines of `E = E + E` share one node 2**70 times over.
+    project = Project(tmp_path / "repo").init()
+    project.write("app/same.py", 'E = "ab"\n' + "E = E + E\n" * 70)
+
+    with pytest.raises(ConfigError) as raised:
+        value(WorkTree(project.root), "app/same.py::E")
+
+    assert "takes over 5,000,000 steps to read" in str(raised.value)

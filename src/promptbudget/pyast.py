@@ -139,6 +139,8 @@ def _as_format(text: str) -> str:
 MAX_TEXT = 32 * 2**20
 # Discovery reads files up to 2 MB, and no text built from them beyond that.
 SCAN_MAX_TEXT = 2 * 2**20
+# Far more expression nodes than the largest literal a 2 MB source can hold.
+MAX_STEPS = 5_000_000
 
 
 class Evaluator:
@@ -151,6 +153,7 @@ class Evaluator:
         self.max_text = max_text
         self.touched: set[str] = set()
         self._active: set[tuple[str, str]] = set()
+        self._steps = 0
         # Each binding is evaluated once: `B = A + A; C = B + B; ...` would
         # otherwise take time doubling with every line.
         self._known: dict[tuple[str, str], tuple[Any, set[str]]] = {}
@@ -269,6 +272,12 @@ class Evaluator:
     # -- expressions ---------------------------------------------------------
 
     def _eval(self, node: ast.expr, block: Block) -> Any:
+        self._steps += 1
+        if self._steps > MAX_STEPS:
+            # `x = x + x` line after line shares one node many times over
+            raise NotStatic(
+                f"it takes over {MAX_STEPS:,} steps to read; build it more plainly"
+            )
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bytes):
                 raise NotStatic("bytes")

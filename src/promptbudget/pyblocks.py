@@ -249,6 +249,8 @@ def _bindings(block: Block) -> dict[str, Binding]:
             if earlier is None or not isinstance(stmt.op, ast.Add):
                 found.pop(target, None)
                 continue
+            if _mentions(value, target):  # `C += C`: the earlier C on both sides
+                value = _ReplaceName(target, earlier.node).visit(copy.deepcopy(value))
             value = ast.BinOp(left=earlier.node, op=ast.Add(), right=value)
             ast.copy_location(value, earlier.node)
             line = earlier.line
