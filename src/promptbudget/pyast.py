@@ -353,16 +353,11 @@ class Evaluator:
             spec = self._eval(part.format_spec, block)
             if isinstance(spec, FormatText):
                 raise NotStatic("dynamic format spec")
-        if isinstance(value, FormatText) and not spec:
-            return value
-        try:
-            return format(value, spec)
-        except (ValueError, TypeError):
-            raise NotStatic("format spec") from None
+        return _formatted(value, spec)
 
     def _call(self, node: ast.Call, block: Block) -> Any:
         func = node.func
-        name = _dotted(func)
+        name = dotted_name(func)
         if isinstance(func, ast.Attribute):
             if func.attr in STRIPS and not node.args and not node.keywords:
                 text = self._text(func.value, block)
@@ -449,12 +444,7 @@ class Evaluator:
         value = self._eval(node, block)
         if isinstance(value, (list, dict)) or value is None:
             raise NotStatic("a container in a format field")
-        if isinstance(value, FormatText) and not spec:
-            return value
-        try:
-            return format(value, spec)
-        except (ValueError, TypeError):
-            raise NotStatic("format spec") from None
+        return _formatted(value, spec)
 
 
 def _format_argument(
@@ -496,11 +486,22 @@ def keyword_of(node: ast.Call, name: str) -> ast.expr | None:
     return None
 
 
-def _dotted(node: ast.expr) -> str:
+def _formatted(value: Any, spec: str) -> str:
+    """A field's value formatted by spec; a template with no spec stays one."""
+    if isinstance(value, FormatText) and not spec:
+        return value
+    try:
+        return format(value, spec)
+    except (ValueError, TypeError):
+        raise NotStatic("format spec") from None
+
+
+def dotted_name(node: ast.expr) -> str:
+    """`client.messages.create` for that attribute chain; '' past a call."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
+        inner = dotted_name(node.value)
         return f"{inner}.{node.attr}" if inner else node.attr
     return ""
 

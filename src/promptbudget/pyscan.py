@@ -34,7 +34,13 @@ from promptbudget.artifacts import (
     text_kind,
 )
 from promptbudget.errors import ConfigError
-from promptbudget.pyast import SCAN_MAX_TEXT, Evaluator, NotStatic, slot_name
+from promptbudget.pyast import (
+    SCAN_MAX_TEXT,
+    Evaluator,
+    NotStatic,
+    dotted_name,
+    slot_name,
+)
 from promptbudget.pyblocks import Binding, Block, Module, Modules
 from promptbudget.pyplaces import Places, dict_value
 from promptbudget.pyrefs import start_line
@@ -295,7 +301,7 @@ class _Scanner:
                 if keyword.arg and is_prompt_name(keyword.arg):
                     kind = text_kind(keyword.arg, "", self.module.path)
                     self.text_input(keyword.value, kind, 1, prose=True)
-            if _dotted(node.func).endswith(TEMPLATE_CALL_ENDS) and node.args:
+            if dotted_name(node.func).endswith(TEMPLATE_CALL_ENDS) and node.args:
                 self.text_input(node.args[0], "template", 1, prose=True)
 
     def text_input(
@@ -465,15 +471,6 @@ def _kind_for(kind: str, name: str, value: str, path: str) -> str:
 
 def _role_kind(role: str) -> str:
     return "system" if role in SYSTEM_ROLES else "template"
-
-
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr}" if inner else node.attr
-    return ""
 
 
 def _looks_like_tool(node: ast.AST) -> bool:
