@@ -182,21 +182,29 @@ def _system_text(
     """System text as sent; a template is rendered with its slots empty."""
     if not is_system_template(found.value, found.path):
         return str(found.value)
+    return _rendered(found, part, used, tree, parts, store)
+
+
+def _rendered(
+    found: Resolved,
+    part: Part,
+    used: dict[str, Part],
+    tree: Tree,
+    parts: list[Part],
+    store: TemplateStore | None,
+) -> str:
+    """A template with its slots empty; what it pulls in becomes parts too."""
     includer = template_includer(tree, found.path)
     template = parse_template(
         found.value, found.path, found.line, store, include=includer
     )
-    _add_includes(template.includes, parts)
-    for slot in template.slots:
-        used.setdefault(slot, part)
-    return template.rendered
-
-
-def _add_includes(includes: tuple[str, ...], parts: list[Part]) -> None:
-    for included in includes:
+    for included in template.includes:
         parts.append(
             Part("template", included, included, 1, covers=frozenset({included}))
         )
+    for slot in template.slots:
+        used.setdefault(slot, part)
+    return template.rendered
 
 
 def _messages(
@@ -217,14 +225,7 @@ def _messages(
             found = resolve_text(message.template, config.base_dir, tree, where)[0]
             part = _part("template", found)
             parts.append(part)
-            includer = template_includer(tree, found.path)
-            template = parse_template(
-                found.value, found.path, found.line, store, include=includer
-            )
-            _add_includes(template.includes, parts)
-            for slot in template.slots:
-                used.setdefault(slot, part)
-            content = template.rendered
+            content = _rendered(found, part, used, tree, parts, store)
         messages.append({"role": message.role, "content": content})
     for sent in messages:
         if not sent["content"].strip():
