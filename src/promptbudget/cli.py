@@ -78,6 +78,17 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+# --format for the commands whose reports are text or JSON only.
+text_or_json = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+
+
 def output_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "-o",
@@ -515,14 +526,7 @@ def gitutil_root(cwd: Path) -> Path:
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
+@text_or_json
 @click.option(
     "--config",
     "config_path",
@@ -559,14 +563,7 @@ def discover(fmt: str, config_path: str | None, verbose: int) -> None:
 
 @cli.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing budgets.yaml.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
+@text_or_json
 @count_options
 @with_counter
 def init(force: bool, fmt: str, config_path: str | None, counter: Any) -> None:
