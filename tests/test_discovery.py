@@ -409,6 +409,22 @@ def test_jinja_children_count_their_blocks_and_broken_ones_are_named(tmp_path):
     ]
 
 
+def test_a_broken_template_after_front_matter_is_named_at_its_file_line(tmp_path):
+    project = Project(tmp_path / "repo").init()
+    project.write("prompts/a.prompt.j2", "---\nname: greet\n---\nHello\n{{ name\n")
+    warnings: list[str] = []
+
+    discover(
+        WorkTree(project.root), DiscoverSettings(), warn=warnings.append, templates=True
+    )
+
+    assert warnings == [
+        "prompts/a.prompt.j2:5: template syntax error: unexpected end of template, "
+        "expected 'end of print statement'; listed, but check refuses it until it "
+        "is fixed"
+    ]
+
+
 def test_texts_doubling_line_after_line_stop_at_the_scan_limit(tmp_path):
     base = "You are helpful. "
     project = Project(tmp_path / "repo").init()

@@ -119,17 +119,24 @@ def _parse_once(text: str, path: str, is_format: bool) -> Template | str | None:
         text = FormatText(text)
     if not is_template(text, path):
         return None
-    # Included and extended templates are artifacts of their own, counted
-    # there: stand in for them with a template that only has this one's
-    # blocks, so a child template renders what it adds and nothing more.
+    try:
+        return _parse_alone(text, path, 1)
+    except ConfigError as exc:
+        return str(exc)
+
+
+def _parse_alone(text: str, path: str, line: int) -> Template:
+    """Parse a template without the files it includes or extends.
+
+    Those are artifacts of their own, counted there: stand in for them with a
+    template that only has this one's blocks, so a child template renders
+    what it adds and nothing more.
+    """
     blocks = "".join(
         f"{{% block {name} %}}{{% endblock %}}"
         for name in dict.fromkeys(BLOCK.findall(text))
     )
-    try:
-        return parse_template(text, path, include=lambda name: (name, blocks))
-    except ConfigError as exc:
-        return str(exc)
+    return parse_template(text, path, line, include=lambda name: (name, blocks))
 
 
 BLOCK = re.compile(r"{%-?\s*block\s+(\w+)")
@@ -140,15 +147,12 @@ def template_error(text: str, path: str, line: int) -> str | None:
     if not is_jinja(text, path):
         return None
     found = _parse_once(text, path, False)
-    if not isinstance(found, str):
-        return None
-    if line == 1:
-        return found
-    # Lines are counted from the text: shift them to the file's (front matter).
-    prefix = f"{path}:"
-    number, _, rest = found.removeprefix(prefix).partition(":")
-    if found.startswith(prefix) and number.isdigit():
-        return f"{prefix}{int(number) + line - 1}:{rest}"
+    if not isinstance(found, str) or line == 1:
+        return found if isinstance(found, str) else None
+    try:  # after front matter: parse again to count lines from the file's top
+        _parse_alone(text, path, line)
+    except ConfigError as exc:
+        return str(exc)
     return found
 
 
