@@ -31,6 +31,15 @@ def run_git(args: list[str], cwd: Path, *, binary: bool = False) -> bytes:
     return done.stdout
 
 
+def listed_files(root: Path | str) -> list[str]:
+    """Tracked and untracked-but-not-ignored files under root, as git lists them."""
+    out = run_git(
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], Path(root)
+    )
+    names = out.decode("utf-8", "surrogateescape").split("\x00")
+    return sorted({name for name in names if name})
+
+
 def toplevel(path: Path, journal: Journal | None = None) -> Path | None:
     """The work tree root that contains path, or None outside a repository.
 

@@ -199,21 +199,13 @@ def _unchanged(inputs: dict[str, Any]) -> bool:
 
 def _git_files(root: str) -> list[str] | None:
     """Tracked and untracked-not-ignored files, as discovery listed them."""
-    import subprocess
+    from promptbudget.errors import GitError
+    from promptbudget.gitutil import listed_files
 
     try:
-        done = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
-    except OSError:
+        return listed_files(root)
+    except (GitError, OSError):
         return None
-    if done.returncode != 0:
-        return None
-    names = done.stdout.decode("utf-8", "surrogateescape").split("\x00")
-    return sorted({name for name in names if name})
 
 
 def remember(

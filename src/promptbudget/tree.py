@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from promptbudget.errors import ConfigError, GitError
-from promptbudget.gitutil import run_git
+from promptbudget.gitutil import listed_files, run_git
 
 if TYPE_CHECKING:
     from promptbudget.memo import Journal
@@ -169,16 +169,11 @@ class WorkTree:
         Outside a git repository, every file below root except hidden folders.
         """
         try:
-            out = run_git(
-                ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                self.root,
-            )
+            listed = listed_files(self.root)
         except GitError:
             if self.journal is not None:
                 self.journal.spoiled = True  # a walk is not worth re-checking
             return self._walk()
-        names = out.decode("utf-8", "surrogateescape").split("\x00")
-        listed = sorted({name for name in names if name})
         if self.journal is not None:
             self.journal.listing(str(self.root), listed)
         return listed
